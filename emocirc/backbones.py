@@ -1,0 +1,221 @@
+"""wav2vec2-family backbones: Hugging Face checkpoints, local directories, built-ins.
+
+:func:`load_backbone` is the one way to get an encoder.  It accepts
+
+- ``"tiny"``: a small wav2vec2 (same CNN strides and group norm as
+  wav2vec2-base, so 20 ms frames and the same padding difficulty), randomly
+  initialised from a fixed seed; for tests and the offline book;
+- ``"base-random"``: the wav2vec2-base architecture (12 x 768), randomly
+  initialised from a fixed seed; for timing;
+- a local directory written by ``save_pretrained`` (a Hugging Face download,
+  or a directory written by ``emocirc finetune``);
+- a Hugging Face id (``facebook/wav2vec2-base``, ``microsoft/wavlm-base-plus``,
+  the encoder of ``superb/wav2vec2-base-superb-er``, ...), which must already
+  be in the local Hugging Face cache when the machine is offline.
+
+Weights are read from safetensors only and no remote code is executed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from emocirc.errors import EmocircError
+
+#: ``config.model_type`` values that share the wav2vec2 interface.
+SUPPORTED_MODEL_TYPES: tuple[str, ...] = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
+
+#: Built-in configurations, usable offline.
+BUILTINS: tuple[str, ...] = ("tiny", "base-random")
+
+#: Seed of the random initialisation of the built-ins.
+BUILTIN_SEED = 0
+
+
+@dataclass
+class Backbone:
+    """A loaded encoder and what is needed to feed it.
+
+    Attributes
+    ----------
+    model:
+        The encoder (``Wav2Vec2Model``, ``HubertModel``, ``WavLMModel`` or
+        ``Data2VecAudioModel``) in eval mode.
+    name:
+        What it was loaded from (built-in name, directory or id).
+    do_normalize:
+        Whether each utterance is normalised to zero mean and unit variance
+        before the model, as its feature extractor does.
+    fingerprint:
+        A hash of the configuration and weights: two backbones with the same
+        fingerprint compute the same features.
+    """
+
+    model: torch.nn.Module
+    name: str
+    do_normalize: bool
+    fingerprint: str
+
+    @property
+    def num_layers(self) -> int:
+        """Number of transformer layers (hidden states are indexed 0..num_layers)."""
+        return int(self.model.config.num_hidden_layers)
+
+    @property
+    def hidden_size(self) -> int:
+        """Dimension of each hidden state."""
+        return int(self.model.config.hidden_size)
+
+    @property
+    def frame_rate(self) -> float:
+        """Frames per second of the hidden states (50 for wav2vec2's 20 ms hop)."""
+        hop = 1
+        for stride in self.model.config.conv_stride:
+            hop *= int(stride)
+        return 16000.0 / hop
+
+    def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
+        """Save the encoder and its feature-extractor settings in Hugging Face format."""
+        from transformers import Wav2Vec2FeatureExtractor
+
+        directory = Path(directory)
+        self.model.save_pretrained(directory, safe_serialization=True)
+        Wav2Vec2FeatureExtractor(
+            feature_size=1,
+            sampling_rate=16000,
+            padding_value=0.0,
+            do_normalize=self.do_normalize,
+            return_attention_mask=self.model.config.feat_extract_norm == "layer",
+        ).save_pretrained(directory)
+
+
+def builtin_config(name: str):
+    """Return the ``Wav2Vec2Config`` of a built-in backbone.
+
+    Examples
+    --------
+    >>> cfg = builtin_config("tiny")
+    >>> cfg.feat_extract_norm, cfg.num_hidden_layers, cfg.hidden_size
+    ('group', 4, 64)
+    """
+    from transformers import Wav2Vec2Config
+
+    if name == "base-random":
+        # Wav2Vec2Config's defaults are the wav2vec2-base architecture.
+        return Wav2Vec2Config(feat_extract_norm="group", do_stable_layer_norm=False)
+    if name == "tiny":
+        return Wav2Vec2Config(
+            hidden_size=64,
+            num_hidden_layers=4,
+            num_attention_heads=4,
+            intermediate_size=128,
+            conv_dim=(64, 64, 64, 64, 64, 64, 64),
+            conv_stride=(5, 2, 2, 2, 2, 2, 2),
+            conv_kernel=(10, 3, 3, 3, 3, 2, 2),
+            num_conv_pos_embeddings=32,
+            num_conv_pos_embedding_groups=4,
+            feat_extract_norm="group",
+            do_stable_layer_norm=False,
+        )
+    raise EmocircError(f"unknown built-in backbone {name!r}: expected one of {', '.join(BUILTINS)}")
+
+
+def load_backbone(spec: str | os.PathLike[str], device: str | torch.device = "cpu") -> Backbone:
+    """Load a wav2vec2-family encoder from a built-in name, a directory or a hub id.
+
+    Parameters
+    ----------
+    spec:
+        ``"tiny"``, ``"base-random"``, a local directory, or a Hugging Face id.
+    device:
+        Where to put the model.
+
+    Examples
+    --------
+    >>> bb = load_backbone("tiny")
+    >>> bb.num_layers, bb.hidden_size, bb.frame_rate
+    (4, 64, 50.0)
+    >>> load_backbone("tiny").fingerprint == bb.fingerprint
+    True
+    """
+    spec_str = str(spec)
+    if spec_str in BUILTINS:
+        model = _build_builtin(spec_str)
+        do_normalize = True
+    else:
+        model, do_normalize = _load_pretrained(spec_str)
+    model.eval()
+    model.to(device)
+    return Backbone(model=model, name=spec_str, do_normalize=do_normalize, fingerprint=fingerprint(model))
+
+
+def fingerprint(model: torch.nn.Module) -> str:
+    """Hash a model's configuration and weights (hex, 16 characters)."""
+    digest = hashlib.blake2b(digest_size=8)
+    config = getattr(model, "config", None)
+    if config is not None:
+        cfg = config.to_dict()
+        for volatile in ("transformers_version", "_name_or_path", "architectures", "torch_dtype", "dtype"):
+            cfg.pop(volatile, None)
+        digest.update(json.dumps(cfg, sort_keys=True, default=str).encode())
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _build_builtin(name: str) -> torch.nn.Module:
+    from transformers import Wav2Vec2Model
+
+    config = builtin_config(name)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(BUILTIN_SEED)
+        model = Wav2Vec2Model(config)
+    return model
+
+
+def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool]:
+    from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+
+    local = Path(spec).expanduser()
+    is_dir = local.is_dir()
+    if not is_dir and (spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1)):
+        raise EmocircError(f"backbone directory {spec} does not exist")
+    source = str(local) if is_dir else spec
+    kwargs = {"trust_remote_code": False, "local_files_only": is_dir or _offline()}
+    try:
+        config = AutoConfig.from_pretrained(source, **kwargs)
+    except (OSError, ValueError) as err:
+        if is_dir:
+            raise EmocircError(f"{source}: not a Hugging Face model directory (no readable config.json)") from err
+        raise EmocircError(
+            f"cannot load backbone {spec!r}: it is neither a built-in ({', '.join(BUILTINS)}), "
+            "nor a local directory, nor in the Hugging Face cache, and the hub cannot be reached; "
+            f"download it where there is internet (huggingface-cli download {spec} --local-dir DIR) "
+            "and pass --model DIR"
+        ) from err
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise EmocircError(
+            f"{source}: model type {config.model_type!r} is not wav2vec2-family; "
+            f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    try:
+        model = AutoModel.from_pretrained(source, use_safetensors=True, **kwargs)
+    except (OSError, ValueError) as err:
+        raise EmocircError(f"{source}: no safetensors weights could be loaded ({err.__class__.__name__})") from err
+    try:
+        extractor = AutoFeatureExtractor.from_pretrained(source, **kwargs)
+        do_normalize = bool(getattr(extractor, "do_normalize", True))
+    except (OSError, ValueError):
+        do_normalize = True
+    return model, do_normalize
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
