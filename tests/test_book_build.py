@@ -1,0 +1,123 @@
+"""The book driver (book/build.py): parameters, reuse, failures."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
+build = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build)
+
+NOTEBOOK = """# %% [markdown]
+# # A test chapter
+
+# %% tags=["parameters"]
+n = 3
+label: str = "x"
+
+# %%
+print(label * n)
+"""
+
+FAILING = """# %% tags=["parameters"]
+n = 1
+
+# %%
+raise ValueError(f"broken chapter {n}")
+"""
+
+
+@pytest.fixture()
+def chapter(tmp_path: Path) -> Path:
+    path = tmp_path / "01_test.py"
+    path.write_text(NOTEBOOK)
+    return path
+
+
+def test_declared_parameters_reads_the_parameters_cell(chapter):
+    assert build.declared_parameters(chapter) == {"n": "3", "label": '"x"'}
+
+
+def test_notebook_without_parameters_cell_is_rejected(tmp_path):
+    path = tmp_path / "02_bad.py"
+    path.write_text("# %%\nx = 1\n")
+    with pytest.raises(build.BuildError, match="02_bad.py: no code cell tagged 'parameters'"):
+        build.declared_parameters(path)
+
+
+def test_params_file_sections_and_shared_keys(chapter, tmp_path):
+    other = tmp_path / "02_other.py"
+    other.write_text(NOTEBOOK.replace("n = 3", "m = 3"))
+    params = tmp_path / "p.yml"
+    params.write_text("shared:\n  label: shared\n01_test:\n  n: 5\n")
+    got = build.load_params(params, [chapter, other])
+    assert got == {"01_test": {"n": 5, "label": "shared"}, "02_other": {"label": "shared"}}
+
+
+def test_a_misspelled_parameter_is_named(chapter, tmp_path):
+    params = tmp_path / "p.yml"
+    params.write_text("01_test:\n  nn: 5\n")
+    with pytest.raises(build.BuildError, match="01_test.py: unknown parameter 'nn'"):
+        build.load_params(params, [chapter])
+
+
+def test_an_unknown_section_and_an_orphan_shared_key_are_rejected(chapter, tmp_path):
+    params = tmp_path / "p.yml"
+    params.write_text("99_missing:\n  n: 5\n")
+    with pytest.raises(build.BuildError, match="unknown section '99_missing'"):
+        build.load_params(params, [chapter])
+    params.write_text("shared:\n  seeed: 1\n")
+    with pytest.raises(build.BuildError, match="shared parameter 'seeed' is declared by no notebook"):
+        build.load_params(params, [chapter])
+
+
+def test_build_hash_changes_with_source_params_and_package(chapter):
+    base = build.build_hash(chapter, {"n": 1}, "pkg")
+    assert base == build.build_hash(chapter, {"n": 1}, "pkg")
+    assert base != build.build_hash(chapter, {"n": 2}, "pkg")
+    assert base != build.build_hash(chapter, {"n": 1}, "pkg2")
+    chapter.write_text(NOTEBOOK + "\n# %%\n1\n")
+    assert base != build.build_hash(chapter, {"n": 1}, "pkg")
+
+
+@pytest.mark.book
+def test_execute_injects_parameters_and_stores_the_hash(chapter, tmp_path):
+    out = tmp_path / "out" / "01_test.ipynb"
+    build.execute(chapter, out, {"n": 2, "label": "ab"}, timeout=120, key="k1", cwd=tmp_path)
+    nb = json.loads(out.read_text())
+    assert build.executed_hash(out) == "k1"
+    printed = "".join(
+        "".join(o.get("text", ""))
+        for c in nb["cells"]
+        if c["cell_type"] == "code"
+        for o in c.get("outputs", [])
+    )
+    assert "abab" in printed
+
+
+@pytest.mark.book
+def test_a_cell_error_names_the_notebook_and_keeps_the_old_output(tmp_path):
+    source = tmp_path / "03_failing.py"
+    source.write_text(FAILING)
+    out = tmp_path / "03_failing.ipynb"
+    out.write_text("previous")
+    with pytest.raises(build.BuildError, match=r"03_failing.py: .*ValueError.*broken chapter 7"):
+        build.execute(source, out, {"n": 7}, timeout=120, cwd=tmp_path)
+    assert out.read_text() == "previous"
+
+
+def test_every_chapter_has_a_parameters_cell_and_a_toc_entry():
+    import yaml
+
+    chapters = build.discover()
+    assert chapters, "no notebooks found"
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for source in chapters:
+        assert build.declared_parameters(source), source.name
+        assert f"book/executed/{source.stem}" in files, f"{source.stem} is missing from _toc.yml"

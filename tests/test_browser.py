@@ -1,0 +1,153 @@
+"""Open every page of the book in headless Chromium, offline.
+
+The book is built from the smoke executions of the chapters (the same
+notebooks at small parameters), served on 127.0.0.1, and each page must load
+with no console error, every image decoded and every widget rendered.
+Screenshots land in ``_build/screenshots/``. Without Chromium the test is
+skipped with a message, except under CI, where it fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import http.server
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, load_book_build
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOTS = ROOT / "_build" / "screenshots"
+
+
+def _require_browser():
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is not installed, and under CI the browser test must run")
+        pytest.skip("Chromium is not installed (apt-get install chromium); browser test skipped")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.fail("playwright is not installed: run make setup")
+
+
+@pytest.fixture(scope="module")
+def smoke_book(tmp_path_factory, smoke_run) -> Path:
+    """Build the book from the smoke-executed chapters in a temporary copy; return its html folder."""
+    _require_browser()
+    build = load_book_build()
+    site = tmp_path_factory.mktemp("smoke-book")
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy(ROOT / name, site / name)
+    shutil.copytree(ROOT / "book", site / "book", ignore=shutil.ignore_patterns("executed", "__pycache__"))
+    (site / "book" / "executed").mkdir()
+    for source in build.discover():
+        shutil.copy(smoke_run(source), site / "book" / "executed" / f"{source.stem}.ipynb")
+    cmd = [
+        str(Path(sys.executable).with_name("jupyter-book")),
+        "build",
+        str(site),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=site)
+    log = proc.stdout + proc.stderr
+    warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
+    assert proc.returncode == 0 and not warnings, "\n".join(warnings) or log[-3000:]
+    return site / "_build" / "html"
+
+
+@contextlib.contextmanager
+def serve(directory: Path):
+    handler = functools.partial(_QuietHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - the base class's name
+        pass
+
+
+@pytest.mark.browser
+@pytest.mark.book
+def test_every_page_renders_offline(smoke_book: Path):
+    from playwright.sync_api import sync_playwright
+
+    pages = sorted(
+        p
+        for p in smoke_book.rglob("*.html")
+        if not p.name.startswith(("genindex", "search")) and "_static" not in p.parts
+    )
+    assert any(p.name == "index.html" for p in pages)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    problems: list[str] = []
+    with serve(smoke_book) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            for path in pages:
+                rel = path.relative_to(smoke_book).as_posix()
+                problems += _check_page(browser, f"{base}/{rel}", rel)
+        finally:
+            browser.close()
+    assert not problems, "\n".join(problems)
+
+
+def _check_page(browser, url: str, rel: str) -> list[str]:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    external: list[str] = []
+    page.on(
+        "request",
+        lambda req: (
+            external.append(req.url)
+            if not req.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
+    page.goto(url, wait_until="networkidle")
+    problems = [f"{rel}: console error: {e}" for e in errors]
+    problems += [f"{rel}: requested an external resource: {u}" for u in external]
+    broken = page.evaluate(
+        "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
+    )
+    problems += [f"{rel}: image did not load: {src}" for src in broken]
+    views = page.evaluate(
+        "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
+    )
+    if views:
+        page.wait_for_timeout(1500)
+        rendered = page.evaluate("document.querySelectorAll('.jupyter-widgets, .widget-container').length")
+        if rendered == 0:
+            problems.append(f"{rel}: {views} widget view(s) but none rendered")
+    page.screenshot(
+        path=str(SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True
+    )
+    page.close()
+    return problems
