@@ -174,7 +174,9 @@ def execute(
         ]  # fmt: skip
         start = time.monotonic()
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            # Figures must land in the notebook as PNGs, whatever backend the caller set.
+            env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
         except subprocess.TimeoutExpired as err:
             raise BuildError(f"{source.name}: did not finish within {timeout:.0f} s") from err
         seconds = time.monotonic() - start

@@ -45,7 +45,7 @@ anchors = pd.Series(russell.CATEGORY_ANGLES, name="angle (degrees)")
 anchors.to_frame().T
 
 # %%
-circplot.circumplex_diagram(words=False, title="Figure 2 (reproduced): the eight affect concepts")
+fig = circplot.circumplex_diagram(words=False, title="Figure 2 (reproduced): the eight affect concepts")
 
 # %% [markdown]
 # ## Russell's two tables
@@ -84,7 +84,7 @@ print(f"{len(uncertain)} word(s) with resultant length below {min_resultant_leng
 angles.round(2)
 
 # %%
-circplot.circumplex_diagram(title="Figure 5 (reproduced): the 28 words at their derived angles")
+fig = circplot.circumplex_diagram(title="Figure 5 (reproduced): the 28 words at their derived angles")
 
 # %% [markdown]
 # ## Where the corpora's emotions belong

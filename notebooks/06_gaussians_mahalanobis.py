@@ -89,7 +89,9 @@ print(
 # ## The emotions in the first principal components
 
 # %%
-circplot.scatter(result.coords, result.labels, title="EMODB utterances on the first principal components")
+fig = circplot.scatter(
+    result.coords, result.labels, title="EMODB utterances on the first principal components"
+)
 
 # %% [markdown]
 # ## One Gaussian per emotion (Figures 18-21)

@@ -48,9 +48,8 @@ def smoke_run(tmp_path_factory, book_build) -> Callable[[Path], Path]:
             params = (yaml.safe_load(smoke.read_text()) if smoke.exists() else None) or {}
             unknown = set(params) - set(book_build.declared_parameters(source))
             assert not unknown, f"{smoke.name} sets parameters the chapter does not declare: {unknown}"
-            old = {k: os.environ.get(k) for k in ("EMOCIRC_CACHE", "MPLBACKEND")}
+            old = {"EMOCIRC_CACHE": os.environ.get("EMOCIRC_CACHE")}
             os.environ["EMOCIRC_CACHE"] = str(cache)
-            os.environ["MPLBACKEND"] = "Agg"
             try:
                 out = out_dir / f"{source.stem}.ipynb"
                 timeout = int(os.environ.get("EMOCIRC_SMOKE_TIMEOUT", "600"))
