@@ -181,34 +181,48 @@ def _build_builtin(name: str) -> torch.nn.Module:
 
 
 def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool]:
-    from transformers import AutoConfig, AutoFeatureExtractor, AutoModel
+    from transformers import AutoFeatureExtractor, AutoModel
 
     local = Path(spec).expanduser()
     is_dir = local.is_dir()
     if not is_dir and (spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1)):
-        raise EmocircError(f"backbone directory {spec} does not exist")
+        raise EmocircError(f"backbone directory {spec} does not exist; expected a directory with config.json")
+    if is_dir and not (local / "config.json").is_file():
+        raise EmocircError(f"{local}: not a Hugging Face model directory; expected a config.json in it")
     source = str(local) if is_dir else spec
-    kwargs = {"trust_remote_code": False, "local_files_only": is_dir or _offline()}
-    try:
-        config = AutoConfig.from_pretrained(source, **kwargs)
-    except (OSError, ValueError) as err:
+    # The local Hugging Face cache is tried first, so an id that was downloaded
+    # before loads without the network, and one that was not fails at once
+    # offline instead of after the hub client's retries.
+    local_only = is_dir or _offline() or not _hub_reachable()
+    kwargs = {"trust_remote_code": False, "local_files_only": True}
+    config = _try_config(source, kwargs)
+    if config is None and not local_only:
+        kwargs["local_files_only"] = False
+        config = _try_config(source, kwargs)
+    if config is None:
         if is_dir:
-            raise EmocircError(f"{source}: not a Hugging Face model directory (no readable config.json)") from err
+            raise EmocircError(f"{source}: not a Hugging Face model directory (no readable config.json)")
         raise EmocircError(
             f"cannot load backbone {spec!r}: it is neither a built-in ({', '.join(BUILTINS)}), "
             "nor a local directory, nor in the Hugging Face cache, and the hub cannot be reached; "
-            f"download it where there is internet (huggingface-cli download {spec} --local-dir DIR) "
+            f"download it where there is internet (hf download {spec} --local-dir DIR) "
             "and pass --model DIR"
-        ) from err
+        )
     if config.model_type not in SUPPORTED_MODEL_TYPES:
         raise EmocircError(
             f"{source}: model type {config.model_type!r} is not wav2vec2-family; "
             f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}"
         )
     try:
-        model = AutoModel.from_pretrained(source, use_safetensors=True, **kwargs)
+        # AutoModel maps any checkpoint of the family, including an
+        # audio-classification one (superb/wav2vec2-base-superb-er), onto its
+        # bare encoder; the head's weights are simply not loaded.
+        model = AutoModel.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **kwargs)
     except (OSError, ValueError) as err:
-        raise EmocircError(f"{source}: no safetensors weights could be loaded ({err.__class__.__name__})") from err
+        raise EmocircError(
+            f"{source}: no safetensors weights could be loaded ({err.__class__.__name__}); "
+            "expected model.safetensors (convert a pytorch_model.bin with save_pretrained)"
+        ) from err
     try:
         extractor = AutoFeatureExtractor.from_pretrained(source, **kwargs)
         do_normalize = bool(getattr(extractor, "do_normalize", True))
@@ -217,5 +231,41 @@ def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool]:
     return model, do_normalize
 
 
+def _try_config(source: str, kwargs: dict):
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source, **kwargs)
+    except (OSError, ValueError):
+        return None
+
+
 def _offline() -> bool:
-    return os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False")
+    return any(
+        os.environ.get(name, "0").strip().lower() not in ("0", "", "false", "no", "off")
+        for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def _hub_reachable(timeout: float = 2.0) -> bool:
+    """Whether the Hugging Face hub answers a TCP connection within ``timeout`` seconds."""
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    host, port = endpoint.hostname or "huggingface.co", endpoint.port or 443
+    result: list[bool] = []
+
+    def probe() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                result.append(True)
+        except OSError:
+            result.append(False)
+
+    # A thread bounds the DNS lookup too, which socket timeouts do not cover.
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)
+    return bool(result and result[0])

@@ -1,0 +1,191 @@
+"""Time emocirc's feature extraction against a naive per-file loop, same audio, same process.
+
+The naive loop is what a first script does: for each utterance, Hugging Face's
+feature extractor, then the model in fp32 with all hidden states, then a mean
+over frames.  emocirc sorts by length, batches by padded audio seconds, masks
+exactly, runs under bf16 autocast where the hardware has it and stops at the
+highest requested layer.  Both compute all hidden states of the same
+utterances; speeds are audio seconds per wall-clock second (x real time).
+
+    .venv/bin/python benchmarks/extract.py                  # CPU, about 40 s of audio
+    python benchmarks/extract.py --device cuda              # GPU, 3000 s of audio
+
+Random weights are fine for timing: the arithmetic does not depend on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from emocirc.backbones import load_backbone  # noqa: E402
+from emocirc.features import _StrictFP32, extract_features, resolve_device, resolve_precision  # noqa: E402
+
+SR = 16_000
+
+
+def utterances(total_seconds: float, shortest: float, longest: float, seed: int = 0) -> list[np.ndarray]:
+    """Seeded speech-like signals (tone plus noise) of random lengths summing to ``total_seconds``."""
+    rng = np.random.default_rng(seed)
+    waves, total = [], 0.0
+    while total < total_seconds:
+        seconds = float(rng.uniform(shortest, longest))
+        t = np.arange(int(seconds * SR)) / SR
+        pitch = rng.uniform(100, 300)
+        wave = 0.2 * np.sin(2 * np.pi * pitch * t) + 0.05 * rng.standard_normal(len(t))
+        waves.append(wave.astype(np.float32))
+        total += seconds
+    return waves
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def naive_loop(backbone, waves, device) -> tuple[float, list[np.ndarray]]:
+    """Feature extractor plus model per file, fp32, all layers; returns (seconds, embeddings)."""
+    from transformers import Wav2Vec2FeatureExtractor
+
+    extractor = Wav2Vec2FeatureExtractor(do_normalize=backbone.do_normalize, return_attention_mask=False)
+    out = []
+    sync(device)
+    start = time.perf_counter()
+    # A true fp32 reference: PyTorch lets cuDNN use TF32 by default.
+    with torch.no_grad(), _StrictFP32():
+        for wave in waves:
+            inputs = extractor(wave, sampling_rate=SR, return_tensors="pt")
+            hidden = backbone.model(inputs.input_values.to(device), output_hidden_states=True).hidden_states
+            out.append(torch.stack([h[0].mean(0) for h in hidden]).cpu().numpy())
+    sync(device)
+    return time.perf_counter() - start, out
+
+
+def fast(backbone, waves, device, precision, batch_seconds) -> tuple[float, np.ndarray]:
+    sync(device)
+    start = time.perf_counter()
+    feats = extract_features(
+        waves, backbone, device=device, precision=precision, batch_seconds=batch_seconds, cache=False
+    )
+    sync(device)
+    return time.perf_counter() - start, feats.embeddings
+
+
+def profile(backbone, waves, device, precision, batch_seconds) -> None:
+    """Print the operators that take the most time in one extraction."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+    with torch_profile(activities=activities) as prof:
+        fast(backbone, waves, device, precision, batch_seconds)
+    key = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60))
+
+
+def rel_error(a: np.ndarray, b: np.ndarray) -> float:
+    """Largest per-utterance, per-layer relative error ||a - b|| / ||b||."""
+    return float(np.max(np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--model", default="base-random", help="backbone (default: base-random = wav2vec2-base)"
+    )
+    parser.add_argument("--device", default="auto")
+    parser.add_argument(
+        "--seconds", type=float, default=None, help="audio for the fast runs (CPU 40, GPU 3000)"
+    )
+    parser.add_argument(
+        "--naive-seconds", type=float, default=None, help="audio for the naive loop (CPU all, GPU 300)"
+    )
+    parser.add_argument("--shortest", type=float, default=2.0)
+    parser.add_argument("--longest", type=float, default=8.0)
+    parser.add_argument("--batch-seconds", type=float, nargs="*", default=None, help="batch sizes to try")
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--no-cache-test", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="print the costliest operators of one run")
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+
+    device = resolve_device(args.device)
+    gpu = device.type == "cuda"
+    torch.manual_seed(0)
+    seconds = args.seconds or (3000.0 if gpu else 30.0)
+    naive_seconds = args.naive_seconds or (300.0 if gpu else seconds)
+    batch_list = args.batch_seconds or ([300.0, 600.0, 1200.0, 2000.0] if gpu else [16.0, 32.0])
+    precision = resolve_precision(args.precision, device)
+
+    backbone = load_backbone(args.model, device)
+    waves = utterances(seconds, args.shortest, args.longest)
+    audio = sum(len(w) for w in waves) / SR
+    naive_waves = waves[: max(1, int(len(waves) * min(1.0, naive_seconds / seconds)))]
+    naive_audio = sum(len(w) for w in naive_waves) / SR
+    device_name = torch.cuda.get_device_name(device) if gpu else f"CPU, {torch.get_num_threads()} threads"
+    print(f"device: {device_name}; torch {torch.__version__}; backbone {args.model}")
+    print(f"audio: {len(waves)} utterances, {audio:.1f} s ({args.shortest}-{args.longest} s each)")
+
+    # Warm-up: first calls pay for kernel selection and allocator growth.
+    naive_loop(backbone, naive_waves[:2], device)
+    fast(backbone, waves[: max(2, len(waves) // 8)], device, precision, batch_list[0])
+
+    t_naive, ref = naive_loop(backbone, naive_waves, device)
+    results = {"device": device_name, "audio_s": audio, "naive_x_rt": naive_audio / t_naive, "runs": []}
+    print(f"naive per-file loop, fp32, all layers: {naive_audio / t_naive:9.1f}x real time ({t_naive:.2f} s)")
+    ref = np.stack(ref)
+    # The exact fp32 path at the default batch size, then the fast precision at each size.
+    plan = [("fp32", batch_list[len(batch_list) // 2])] + [(precision, b) for b in batch_list]
+    for prec, batch_seconds in dict.fromkeys(plan):
+        elapsed, emb = fast(backbone, waves, device, prec, batch_seconds)
+        speed = audio / elapsed
+        err = rel_error(emb[: len(ref)], ref)
+        ratio = speed / results["naive_x_rt"]
+        print(
+            f"emocirc {prec}, batches of {batch_seconds:6.0f} s: {speed:9.1f}x real time "
+            f"({elapsed:.2f} s), {ratio:5.1f}x the naive loop, max rel. diff {err:.1e}"
+        )
+        results["runs"].append(
+            {"precision": prec, "batch_s": batch_seconds, "x_rt": speed, "ratio": ratio, "rel_diff": err}
+        )
+
+    if gpu:
+        results["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
+        print(f"peak GPU memory: {results['peak_gpu_memory_gib']:.1f} GiB")
+    if args.profile:
+        profile(backbone, waves, device, precision, batch_list[len(batch_list) // 2])
+    if not args.no_cache_test:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = []
+            for i, wave in enumerate(waves):
+                paths.append(Path(tmp) / f"u{i:04d}.wav")
+                sf.write(paths[-1], wave, SR, subtype="PCM_16")
+            timings = []
+            for _ in range(2):
+                start = time.perf_counter()
+                extract_features(
+                    paths, backbone, device=device, precision=precision, cache_dir=Path(tmp) / "cache"
+                )
+                timings.append(time.perf_counter() - start)
+        print(
+            f"cache: first run {timings[0]:.2f} s, second run {timings[1]:.3f} s "
+            f"({timings[0] / timings[1]:.0f}x faster)"
+        )
+        results["cache_first_s"], results["cache_second_s"] = timings
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1077 @@
+"""wav2vec2-family embeddings of a corpus: exact under batching, cached, fast.
+
+:func:`extract_features` turns a corpus table (or a list of files or
+signals) into the hidden states of a backbone, mean-pooled over each
+utterance's valid frames, and :func:`save_features` / :func:`load_features`
+write and read them in the project's features file, the interface of every
+analysis step:
+
+============  =========================================================
+array         content
+============  =========================================================
+``ids``       utterance ids (str, N)
+``labels``    canonical emotion labels (str, N; ``""`` where none)
+``speakers``  speaker ids (str, N; ``""`` where none)
+``embeddings`` float32, N x L x D: mean of each requested hidden state
+              over the utterance's valid 20 ms frames
+``layers``    int, L: hidden-state index of each slice of ``embeddings``
+              (0 = the projected CNN features entering the transformer,
+              Hugging Face's ``hidden_states[0]``; 1..num_layers =
+              transformer layers)
+``valence``   float, N (the corpus's scale; NaN where it has none)
+``arousal``   float, N (likewise)
+============  =========================================================
+
+Files also carry ``backbone``, ``fingerprint``, ``precision`` (0-d strings)
+and, when frame-level output was asked for, ``frames`` (float32, total
+frames x L x D) with ``frame_offsets`` (int, N + 1): utterance ``i`` owns
+rows ``frame_offsets[i]:frame_offsets[i + 1]``.
+
+How exactness is kept: wav2vec2-base's first convolution is followed by a
+group norm over the whole utterance, so zero padding changes every frame.
+Here each utterance's group-norm statistics are taken over its own valid
+samples only (the convolutions before and after it are local, so valid
+frames never see the padding), and the transformer gets an attention mask.
+In fp32 an utterance's features are then the same, within float rounding,
+alone or inside any batch.
+
+How speed is gained: utterances are sorted by length and cut into batches of
+about ``batch_seconds`` of audio (little padding), the forward runs under
+``torch.inference_mode`` and bf16 autocast where the hardware has bf16 units,
+and stops at the highest requested layer.
+
+Every result is cached on disk, one entry per utterance (or per chunk of
+windows), keyed by the backbone's fingerprint, the audio's content hash, the
+layers, the pooling and the precision; an interrupted run keeps what it
+computed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from emocirc._io import atomic_path, default_cache_dir, save_npz
+from emocirc.audio import SAMPLE_RATE, audio_info, load_audio
+from emocirc.backbones import Backbone, load_backbone
+from emocirc.errors import EmocircError
+
+#: Arrays every features file holds.
+REQUIRED_ARRAYS: tuple[str, ...] = ("ids", "labels", "speakers", "embeddings", "layers", "valence", "arousal")
+
+#: Precisions :func:`extract_features` accepts.
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+
+# Bumped whenever the computation changes, so old cache entries are not served.
+_CACHE_VERSION = 1
+
+
+@dataclass
+class Features:
+    """Embeddings of a set of utterances and the metadata that goes with them.
+
+    The fields are the arrays of the features file (see the module
+    docstring); ``frames`` holds one ``(L, T_i, D)`` array per utterance when
+    frame-level output was asked for, ``starts``/``ends`` the window bounds
+    in seconds when the rows are sliding windows, and ``skipped`` the inputs
+    left out by ``skip_bad`` with the reason.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = Features(ids=np.array(["a", "b"]), labels=np.array(["anger", "neutral"]),
+    ...              speakers=np.array(["1F", "1M"]), embeddings=np.zeros((2, 3, 4), "float32"),
+    ...              layers=np.array([0, 2, 4]), valence=np.full(2, np.nan), arousal=np.full(2, np.nan))
+    >>> len(f), f.layer(4).shape
+    (2, (2, 4))
+    """
+
+    ids: np.ndarray
+    labels: np.ndarray
+    speakers: np.ndarray
+    embeddings: np.ndarray
+    layers: np.ndarray
+    valence: np.ndarray
+    arousal: np.ndarray
+    frames: list[np.ndarray] | None = None
+    starts: np.ndarray | None = None
+    ends: np.ndarray | None = None
+    skipped: list[str] = field(default_factory=list)
+    info: dict[str, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def layer(self, index: int) -> np.ndarray:
+        """The ``N x D`` embeddings of hidden state ``index`` (as numbered in ``layers``)."""
+        matches = np.flatnonzero(self.layers == int(index))
+        if matches.size == 0:
+            raise EmocircError(
+                f"layer {index} is not in these features; expected one of {self.layers.tolist()}"
+            )
+        return self.embeddings[:, int(matches[0])]
+
+    def as_dict(self) -> dict[str, np.ndarray]:
+        """The arrays of the features file, as :func:`save_features` writes them."""
+        arrays = {name: getattr(self, name) for name in REQUIRED_ARRAYS}
+        for name in ("backbone", "fingerprint", "precision"):
+            arrays[name] = np.array(self.info.get(name, ""))
+        if self.frames is not None:
+            counts = [f.shape[1] for f in self.frames]
+            arrays["frame_offsets"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            arrays["frames"] = (
+                np.concatenate([f.transpose(1, 0, 2) for f in self.frames])
+                if self.frames
+                else np.zeros((0, len(self.layers), self.embeddings.shape[-1]), np.float32)
+            )
+        if self.starts is not None:
+            arrays["starts"], arrays["ends"] = self.starts, self.ends
+        return arrays
+
+
+# --------------------------------------------------------------------------- file format
+
+
+def save_features(path: str | os.PathLike[str], features: Features) -> None:
+    """Write ``features`` to an ``.npz`` file (atomically), in the documented format.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, numpy as np
+    >>> f = Features(ids=np.array(["a"]), labels=np.array(["anger"]), speakers=np.array(["03"]),
+    ...              embeddings=np.ones((1, 2, 3), "float32"), layers=np.array([0, 1]),
+    ...              valence=np.array([np.nan]), arousal=np.array([4.0]))
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "f.npz"
+    >>> save_features(out, f)
+    >>> g = load_features(out)
+    >>> g.ids.tolist(), g.embeddings.shape, float(g.arousal[0])
+    (['a'], (1, 2, 3), 4.0)
+    """
+    arrays = features.as_dict()
+    for name in ("ids", "labels", "speakers"):
+        # Fixed-width unicode, not object arrays, so np.load needs no pickle.
+        arrays[name] = np.asarray(arrays[name]).astype(str)
+    arrays["embeddings"] = np.asarray(arrays["embeddings"], dtype=np.float32)
+    arrays["layers"] = np.asarray(arrays["layers"], dtype=np.int64)
+    for name in ("valence", "arousal"):
+        arrays[name] = np.asarray(arrays[name], dtype=np.float64)
+    save_npz(path, **arrays)
+
+
+def load_features(path: str | os.PathLike[str]) -> Features:
+    """Read a features file written by :func:`save_features` or ``emocirc extract``.
+
+    Raises :class:`EmocircError` naming the file when it is missing, not an
+    ``.npz`` archive, or lacks one of the documented arrays.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise EmocircError(f"{path}: features file not found; expected an .npz written by emocirc extract")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in npz.files}
+    except (OSError, ValueError) as err:
+        raise EmocircError(f"{path}: not a readable .npz features file ({err.__class__.__name__})") from None
+    missing = [name for name in REQUIRED_ARRAYS if name not in arrays]
+    if missing:
+        raise EmocircError(
+            f"{path}: features file lacks array(s) {', '.join(missing)}; expected {REQUIRED_ARRAYS}"
+        )
+    emb = arrays["embeddings"]
+    if emb.ndim != 3 or emb.shape[0] != len(arrays["ids"]) or emb.shape[1] != len(arrays["layers"]):
+        raise EmocircError(
+            f"{path}: embeddings of shape {emb.shape} do not match {len(arrays['ids'])} ids "
+            f"and {len(arrays['layers'])} layers; expected N x L x D"
+        )
+    frames = None
+    if "frames" in arrays and "frame_offsets" in arrays:
+        off = arrays["frame_offsets"]
+        frames = [arrays["frames"][a:b].transpose(1, 0, 2) for a, b in zip(off[:-1], off[1:], strict=True)]
+    return Features(
+        ids=arrays["ids"].astype(str),
+        labels=arrays["labels"].astype(str),
+        speakers=arrays["speakers"].astype(str),
+        embeddings=emb.astype(np.float32, copy=False),
+        layers=arrays["layers"].astype(np.int64),
+        valence=arrays["valence"].astype(np.float64),
+        arousal=arrays["arousal"].astype(np.float64),
+        frames=frames,
+        starts=arrays.get("starts"),
+        ends=arrays.get("ends"),
+        info={name: str(arrays[name]) for name in ("backbone", "fingerprint", "precision") if name in arrays},
+    )
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    """``"auto"`` is CUDA when available, else the CPU; anything else is checked.
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise EmocircError(f"device {device!r}: expected auto, cpu, cuda or cuda:N") from None
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise EmocircError(f"device {device!r}: CUDA is not available here; expected auto or cpu")
+    return resolved
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``"auto"`` is bf16 where the device computes it natively, else fp32.
+
+    Examples
+    --------
+    >>> resolve_precision("fp32", torch.device("cpu"))
+    'fp32'
+    """
+    if precision not in PRECISIONS:
+        raise EmocircError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if _cpu_has_bf16() else "fp32"
+
+
+def _cpu_has_bf16() -> bool:
+    # Emulated bf16 (plain AVX-512) is slower than fp32; only native units pay.
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
+
+
+def resolve_layers(layers: str | int | Iterable[int], num_layers: int) -> list[int]:
+    """Turn ``"all"``, ``"0,6,12"``, an int or ints (negative from the end) into sorted indices.
+
+    Examples
+    --------
+    >>> resolve_layers("all", 4)
+    [0, 1, 2, 3, 4]
+    >>> resolve_layers("4,0", 12), resolve_layers(-1, 12)
+    ([0, 4], [12])
+    """
+    if isinstance(layers, str):
+        if layers.strip() == "all":
+            return list(range(num_layers + 1))
+        try:
+            layers = [int(part) for part in layers.split(",") if part.strip()]
+        except ValueError:
+            raise EmocircError(f"layers {layers!r}: expected 'all' or comma-separated integers") from None
+    elif isinstance(layers, (int, np.integer)):
+        layers = [int(layers)]
+    resolved = set()
+    for layer in layers:
+        index = int(layer) + (num_layers + 1 if int(layer) < 0 else 0)
+        if not 0 <= index <= num_layers:
+            raise EmocircError(f"layer {layer}: expected 0..{num_layers} (or a negative index from the end)")
+        resolved.add(index)
+    if not resolved:
+        raise EmocircError("layers: expected at least one layer")
+    return sorted(resolved)
+
+
+def default_batch_seconds(device: torch.device) -> float:
+    """Audio seconds per batch: large on a GPU (it is throughput bound), small on a CPU."""
+    return 600.0 if device.type == "cuda" else 32.0
+
+
+# --------------------------------------------------------------------------- the forward pass
+
+
+class _StopForward(Exception):
+    """Raised from a hook once the highest requested layer is computed."""
+
+
+def _conv_lengths(lengths: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
+    return torch.div(lengths - conv.kernel_size[0], conv.stride[0], rounding_mode="floor") + 1
+
+
+def _feature_encoder(
+    encoder: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, padded: bool, gemm: bool | None = None
+):
+    """The CNN feature encoder with group norm over each utterance's valid frames; batch x time x channels.
+
+    The convolutions are local, so each valid output frame depends only on
+    valid input; the group norm of wav2vec2-base's first layer is the one
+    global operation and is computed per utterance on its valid part.  On a
+    GPU (``gemm``, the default there) each convolution runs as one matrix
+    product over unfolded windows, channels-last: cuDNN's kernels for these
+    thin 1-D convolutions leave the tensor cores idle (they dominated the
+    profile); on a CPU oneDNN's convolutions are about 1.5x faster than that.
+    """
+    gemm = x.device.type == "cuda" if gemm is None else gemm
+    h = x[:, :, None] if gemm else x[:, None]
+    for conv_layer in encoder.conv_layers:
+        conv = conv_layer.conv
+        if gemm:
+            windows = h.unfold(1, conv.kernel_size[0], conv.stride[0])  # batch x frames x channels x kernel
+            weight = conv.weight.reshape(conv.out_channels, -1)  # channels-major, like the unfold
+            h = torch.nn.functional.linear(windows.reshape(*windows.shape[:2], -1), weight, conv.bias)
+        else:
+            h = conv(h)
+        lengths = _conv_lengths(lengths, conv)
+        norm = getattr(conv_layer, "layer_norm", None)
+        last = h if gemm else h.transpose(1, 2)  # channels-last view either way
+        if isinstance(norm, torch.nn.GroupNorm):
+            last = _group_norm_valid(
+                last, lengths.tolist() if padded else [last.shape[1]] * last.shape[0], norm
+            )
+        elif norm is not None:
+            # LayerNorm over channels, per frame: padding cannot reach valid frames.
+            last = norm(last)
+        h = conv_layer.activation(last if gemm else last.transpose(1, 2))
+    return (h if gemm else h.transpose(1, 2)), lengths
+
+
+def _group_norm_valid(h: torch.Tensor, lengths: list[int], norm: torch.nn.GroupNorm) -> torch.Tensor:
+    """GroupNorm of channels-last ``h`` with statistics over each utterance's first ``lengths`` frames."""
+    channels, groups = h.shape[-1], norm.num_groups
+    out = torch.empty_like(h)
+    if len(set(lengths)) == 1:
+        lengths, blocks = [lengths[0]], [h]  # no padding: one call for the whole batch
+    else:
+        blocks = [h[i : i + 1, :n] for i, n in enumerate(lengths)]
+    for i, (n, block) in enumerate(zip(lengths, blocks, strict=True)):
+        valid = block[:, :n].float()
+        grouped = valid.reshape(valid.shape[0], n, groups, channels // groups)
+        var, mean = torch.var_mean(grouped, dim=(1, 3), unbiased=False, keepdim=True)
+        normed = ((grouped - mean) * torch.rsqrt(var + norm.eps)).reshape(valid.shape)
+        if norm.affine:
+            normed = normed * norm.weight.float() + norm.bias.float()
+        if len(blocks) == 1 and block is h:
+            out = normed.to(h.dtype)
+        else:
+            out[i : i + 1, :n] = normed
+    return out
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+class _StrictFP32:
+    """No TF32 inside: PyTorch lets cuDNN use it by default, which costs 1e-4 relative."""
+
+    def __enter__(self) -> None:
+        self.saved = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+
+    def __exit__(self, *exc: object) -> None:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
+
+
+@torch.inference_mode()
+def forward_hidden_states(
+    backbone: Backbone,
+    waves: Sequence[np.ndarray],
+    layers: Sequence[int],
+    *,
+    device: torch.device | None = None,
+    precision: str = "fp32",
+    frames: bool = False,
+) -> list[np.ndarray]:
+    """Hidden states of a batch of 16 kHz signals, exact whatever the batch.
+
+    Parameters
+    ----------
+    backbone:
+        From :func:`~emocirc.backbones.load_backbone`.
+    waves:
+        1-D float32 signals at 16 kHz, of any lengths.
+    layers:
+        Hidden-state indices (0..num_layers); the forward stops at the highest.
+    device, precision:
+        Where and how to compute (``"fp32"`` or ``"bf16"``).
+    frames:
+        Return ``(L, T_i, D)`` frame-level arrays instead of ``(L, D)`` means.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One float32 array per signal.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from emocirc.backbones import load_backbone
+    >>> bb = load_backbone("tiny")
+    >>> rng = np.random.default_rng(0)
+    >>> a, b = rng.standard_normal(8000).astype("float32"), rng.standard_normal(5000).astype("float32")
+    >>> alone = forward_hidden_states(bb, [b], [0, 4])[0]
+    >>> batched = forward_hidden_states(bb, [a, b], [0, 4])[1]
+    >>> alone.shape, bool(np.allclose(alone, batched, rtol=1e-4, atol=1e-5))
+    ((2, 64), True)
+    """
+    model = backbone.model
+    device = device if device is not None else next(model.parameters()).device
+    layers = list(layers)
+    top = max(layers)
+    if top > backbone.num_layers:
+        raise EmocircError(f"layer {top}: the backbone has hidden states 0..{backbone.num_layers}")
+    lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+    padded = bool((lengths != lengths[0]).any())
+    # One host-to-device copy of the concatenated signals, padded on the device.
+    flat = torch.from_numpy(np.concatenate([np.asarray(w, dtype=np.float32) for w in waves])).to(device)
+    lengths_dev = lengths.to(device)
+    sample_mask = torch.arange(int(lengths.max()), device=device)[None] < lengths_dev[:, None]
+    x = torch.zeros(sample_mask.shape, device=device)
+    x[sample_mask] = flat
+    if backbone.do_normalize:
+        # The feature extractor's zero-mean unit-variance step, on valid samples only.
+        n = lengths_dev[:, None].to(torch.float32)
+        mean = x.sum(1, keepdim=True) / n
+        var = (((x - mean) * sample_mask) ** 2).sum(1, keepdim=True) / n
+        x = (x - mean) / torch.sqrt(var + 1e-7) * sample_mask
+
+    wanted = set(layers)
+    kept: dict[int, torch.Tensor] = {}
+    weights: list[torch.Tensor] = []  # batch x 1 x frames, each row summing to 1 over valid frames
+
+    def keep(index: int, hidden: torch.Tensor) -> None:
+        if index in wanted:
+            # Pool as soon as a layer is out, in fp32, so only one layer at a time lives in fp32.
+            with torch.autocast(device_type=device.type, enabled=False):
+                kept[index] = hidden.float() if frames else torch.bmm(weights[0], hidden.float())[:, 0]
+        if index == top:
+            raise _StopForward
+
+    def keep_input(module, args, kwargs):
+        keep(0, args[0] if args else kwargs["hidden_states"])
+
+    def keep_output(index: int):
+        def hook(module, args, output):
+            keep(index, output[0] if isinstance(output, tuple) else output)
+
+        return hook
+
+    encoder_layers = model.encoder.layers
+    handles = [encoder_layers[0].register_forward_pre_hook(keep_input, with_kwargs=True)]
+    handles += [encoder_layers[i - 1].register_forward_hook(keep_output(i)) for i in range(1, top + 1)]
+    strict = _StrictFP32() if precision == "fp32" else contextlib.nullcontext()
+    try:
+        with strict, _autocast(device, precision):
+            feats, frame_lengths = _feature_encoder(model.feature_extractor, x, lengths_dev, padded)
+            projected = model.feature_projection(feats)
+            hidden = projected[0] if isinstance(projected, tuple) else projected
+            frame_mask = torch.arange(hidden.shape[1], device=device)[None] < frame_lengths[:, None]
+            weights.append((frame_mask / frame_lengths[:, None]).float()[:, None])
+            try:
+                model.encoder(hidden, attention_mask=frame_mask if padded else None)
+            except _StopForward:
+                pass
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    stacked = torch.stack([kept[i] for i in layers]).cpu().numpy()  # L x B x (T x) D
+    if frames:
+        return [np.ascontiguousarray(stacked[:, i, :n]) for i, n in enumerate(frame_lengths.tolist())]
+    return [np.ascontiguousarray(stacked[:, i]) for i in range(len(waves))]
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+def content_hash(source: str | os.PathLike[str] | np.ndarray) -> str:
+    """Hash of a file's bytes or an array's samples (hex, 32 characters).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> content_hash(np.zeros(3, "float32")) == content_hash(np.zeros(3, "float32"))
+    True
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    if isinstance(source, np.ndarray):
+        digest.update(b"array")
+        digest.update(np.ascontiguousarray(source, dtype=np.float32).tobytes())
+        return digest.hexdigest()
+    with open(source, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class FeatureCache:
+    """Per-utterance ``.npy`` entries under ``<cache_dir>/features/<fingerprint>/``.
+
+    Keys combine the audio's content hash with everything that changes the
+    result (layers, pooling, precision, window); the backbone's fingerprint
+    names the directory, so changed weights never meet old entries.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike[str] | None, fingerprint: str) -> None:
+        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.directory = root / "features" / fingerprint
+
+    @staticmethod
+    def key(audio_hash: str, **settings: Any) -> str:
+        payload = json.dumps({"v": _CACHE_VERSION, "audio": audio_hash, **settings}, sort_keys=True)
+        return hashlib.blake2b(payload.encode(), digest_size=16).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.directory / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        path = self._path(key)
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            # Missing, or (never from us, since writes are atomic) unreadable.
+            return None
+
+    def put(self, key: str, array: np.ndarray) -> None:
+        with atomic_path(self._path(key), suffix=".npy") as tmp:
+            with open(tmp, "wb") as fh:
+                np.save(fh, np.asarray(array, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self.directory.glob("*/*.npy")) if self.directory.is_dir() else 0
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+@dataclass
+class _Item:
+    index: int
+    name: str
+    source: str | np.ndarray
+    samples: int  # estimated, for sorting; the loaded signal decides
+    audio_hash: str = ""
+    problem: str = ""
+
+
+def _as_table(source: Any) -> tuple[list[str], list[Any], dict[str, list[Any]]]:
+    """ids, sources (paths or arrays) and metadata columns of any accepted input."""
+    try:
+        import pandas as pd
+
+        is_frame = isinstance(source, pd.DataFrame)
+    except ImportError:  # pragma: no cover - pandas is a dependency
+        is_frame = False
+    if is_frame:
+        if "path" not in source.columns:
+            raise EmocircError(f"corpus table has columns {list(source.columns)}; expected a 'path' column")
+        n = len(source)
+        ids = (
+            [str(v) for v in source["id"]]
+            if "id" in source.columns
+            else [Path(p).stem for p in source["path"]]
+        )
+        meta = {
+            "labels": [str(v) for v in source["label"]] if "label" in source.columns else [""] * n,
+            "speakers": [str(v) for v in source["speaker"]] if "speaker" in source.columns else [""] * n,
+        }
+        for name in ("valence", "arousal"):
+            meta[name] = source[name].astype(float).tolist() if name in source.columns else [np.nan] * n
+        return ids, [str(p) for p in source["path"]], meta
+    if isinstance(source, (str, os.PathLike, np.ndarray)):
+        source = [source]
+    items = list(source)
+    ids, sources = [], []
+    for i, item in enumerate(items):
+        if isinstance(item, np.ndarray):
+            if item.ndim != 1:
+                raise EmocircError(f"signal {i} has shape {item.shape}; expected a 1-D 16 kHz signal")
+            ids.append(f"signal{i:05d}")
+            sources.append(item)
+        elif isinstance(item, (str, os.PathLike)):
+            ids.append(Path(item).stem)
+            sources.append(str(item))
+        else:
+            raise EmocircError(f"input {i} is a {type(item).__name__}; expected a path or a 1-D signal")
+    n = len(items)
+    meta = {"labels": [""] * n, "speakers": [""] * n, "valence": [np.nan] * n, "arousal": [np.nan] * n}
+    return ids, sources, meta
+
+
+def _scan(index: int, name: str, source: str | np.ndarray) -> _Item:
+    if isinstance(source, np.ndarray):
+        return _Item(index, name, source, len(source), content_hash(source))
+    item = _Item(index, name, source, sys.maxsize)
+    try:
+        item.audio_hash = content_hash(source)
+        info = audio_info(source)
+        item.samples = int(round(info.frames * SAMPLE_RATE / max(info.sample_rate, 1)))
+    except OSError as err:
+        item.problem = f"{source}: cannot read file ({err.strerror or err}); expected an audio file"
+    except EmocircError as err:
+        # Unreadable headers sort last, so every good file is computed and
+        # cached before the run stops on this one.
+        item.problem = str(err)
+    return item
+
+
+def _load(item: _Item) -> np.ndarray:
+    if isinstance(item.source, np.ndarray):
+        return np.ascontiguousarray(item.source, dtype=np.float32)
+    if item.problem:
+        raise EmocircError(item.problem)
+    return load_audio(item.source)
+
+
+def _batches(items: list[_Item], batch_seconds: float) -> Iterator[list[_Item]]:
+    """Cut length-sorted items into batches whose padded size stays under ``batch_seconds``."""
+    limit = batch_seconds * SAMPLE_RATE
+    batch: list[_Item] = []
+    for item in items:
+        # Sorted ascending, so the newest item is the longest: padded size = count x its length.
+        if batch and (item.samples * (len(batch) + 1) > limit or item.problem):
+            yield batch
+            batch = []
+        batch.append(item)
+        if item.problem:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def extract_features(
+    source: Any,
+    model: str | os.PathLike[str] | Backbone = "tiny",
+    *,
+    layers: str | int | Iterable[int] = "all",
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    batch_seconds: float | None = None,
+    frames: bool = False,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    skip_bad: bool = False,
+    progress: bool = False,
+) -> Features:
+    """Embed every utterance of a corpus with a wav2vec2-family backbone.
+
+    Parameters
+    ----------
+    source:
+        A corpus table (columns ``path`` and, when present, ``id``, ``label``,
+        ``speaker``, ``valence``, ``arousal``), or a list of paths or of 1-D
+        16 kHz float signals.
+    model:
+        A loaded :class:`~emocirc.backbones.Backbone`, or anything
+        :func:`~emocirc.backbones.load_backbone` accepts.
+    layers:
+        ``"all"``, ``"0,6,12"``, an int or ints (negative counts from the end).
+    device:
+        ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
+    precision:
+        ``"auto"`` (bf16 where native), ``"bf16"`` or ``"fp32"`` (exact work).
+    batch_seconds:
+        Padded audio seconds per batch; default 32 on a CPU, 600 on a GPU.
+    frames:
+        Also return frame-level hidden states (``Features.frames``).
+    cache, cache_dir:
+        Reuse and store per-utterance results under ``cache_dir`` (default
+        ``default_cache_dir()``), in its ``features`` sub-directory.
+    skip_bad:
+        Leave out unreadable files (listed in ``Features.skipped``) instead of
+        stopping with an :class:`EmocircError` naming the first one.
+    progress:
+        Show a progress bar (audio seconds) on stderr.
+
+    Returns
+    -------
+    Features
+        Rows in input order; ``embeddings`` is N x L x D float32.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> waves = [rng.standard_normal(n).astype("float32") for n in (4000, 6400)]
+    >>> f = extract_features(waves, "tiny", layers="0,4", precision="fp32", cache=False)
+    >>> f.embeddings.shape, f.layers.tolist()
+    ((2, 2, 64), [0, 4])
+    """
+    backbone = model if isinstance(model, Backbone) else load_backbone(model, "cpu")
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    layer_list = resolve_layers(layers, backbone.num_layers)
+    if batch_seconds is None:
+        batch_seconds = default_batch_seconds(dev)
+    if not batch_seconds > 0:
+        raise EmocircError(f"batch_seconds={batch_seconds!r}: expected a positive number of seconds")
+    if next(backbone.model.parameters()).device != dev:
+        backbone.model.to(dev)
+    ids, sources, meta = _as_table(source)
+    store = FeatureCache(cache_dir, backbone.fingerprint) if cache else None
+    settings = {"layers": layer_list, "pooling": "frames" if frames else "mean", "precision": prec}
+
+    items = [_scan(i, name, src) for i, (name, src) in enumerate(zip(ids, sources, strict=True))]
+    results: dict[int, np.ndarray] = {}
+    todo: list[_Item] = []
+    for item in items:
+        hit = store.get(store.key(item.audio_hash, **settings)) if store and not item.problem else None
+        if hit is not None:
+            results[item.index] = hit
+        else:
+            todo.append(item)
+    todo.sort(key=lambda it: (it.samples, it.index))
+
+    skipped: list[str] = []
+    bar = _progress_bar(sum(it.samples for it in todo if not it.problem), progress)
+
+    def load_batch(batch: list[_Item]) -> list[tuple[_Item, np.ndarray | str]]:
+        loaded = []
+        for item in batch:
+            try:
+                loaded.append((item, _load(item)))
+            except EmocircError as err:
+                loaded.append((item, str(err)))
+        return loaded
+
+    # Audio of the next batch is read while the current one is computed.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = None
+        for batch in _batches(todo, batch_seconds):
+            future = pool.submit(load_batch, batch)
+            if pending is not None:
+                _run_batch(
+                    pending.result(),
+                    backbone,
+                    layer_list,
+                    dev,
+                    prec,
+                    frames,
+                    store,
+                    settings,
+                    results,
+                    skipped,
+                    skip_bad,
+                    bar,
+                )
+            pending = future
+        if pending is not None:
+            _run_batch(
+                pending.result(),
+                backbone,
+                layer_list,
+                dev,
+                prec,
+                frames,
+                store,
+                settings,
+                results,
+                skipped,
+                skip_bad,
+                bar,
+            )
+    if bar is not None:
+        bar.close()
+
+    keep = [i for i in range(len(items)) if i in results]
+    if frames:
+        frame_list = [results[i] for i in keep]
+        pooled = np.stack([f.mean(axis=1) for f in frame_list]) if keep else None
+    else:
+        frame_list = None
+        pooled = np.stack([results[i] for i in keep]) if keep else None
+    if pooled is None:
+        pooled = np.zeros((0, len(layer_list), backbone.hidden_size), np.float32)
+    return Features(
+        ids=np.array([ids[i] for i in keep], dtype=str),
+        labels=np.array([meta["labels"][i] for i in keep], dtype=str),
+        speakers=np.array([meta["speakers"][i] for i in keep], dtype=str),
+        embeddings=pooled.astype(np.float32, copy=False),
+        layers=np.array(layer_list, dtype=np.int64),
+        valence=np.array([meta["valence"][i] for i in keep], dtype=np.float64),
+        arousal=np.array([meta["arousal"][i] for i in keep], dtype=np.float64),
+        frames=frame_list,
+        skipped=skipped,
+        info={"backbone": backbone.name, "fingerprint": backbone.fingerprint, "precision": prec},
+    )
+
+
+def _run_batch(
+    loaded, backbone, layers, device, precision, frames, store, settings, results, skipped, skip_bad, bar
+):
+    """Compute and cache the good signals of a batch, then stop on (or list) the bad ones."""
+    good, problems = [], []
+    minimum = _min_samples(backbone)
+    for item, wave in loaded:
+        if isinstance(wave, str):
+            problems.append(wave)
+        elif len(wave) < minimum:
+            problems.append(
+                f"{item.name}: {len(wave)} samples is shorter than one frame; expected at least {minimum}"
+            )
+        else:
+            good.append((item, wave))
+    if good:
+        outputs = forward_hidden_states(
+            backbone, [w for _, w in good], layers, device=device, precision=precision, frames=frames
+        )
+        for (item, wave), out in zip(good, outputs, strict=True):
+            results[item.index] = out
+            if store is not None:
+                store.put(store.key(item.audio_hash, **settings), out)
+            if bar is not None:
+                bar.update(len(wave) / SAMPLE_RATE)
+    if problems and not skip_bad:
+        raise EmocircError(problems[0])
+    skipped.extend(problems)
+
+
+def _min_samples(backbone: Backbone) -> int:
+    # Receptive field of one output frame of the CNN (400 samples for wav2vec2).
+    field_size, jump = 1, 1
+    for kernel, stride in zip(
+        backbone.model.config.conv_kernel, backbone.model.config.conv_stride, strict=True
+    ):
+        field_size += (kernel - 1) * jump
+        jump *= stride
+    return field_size
+
+
+def _progress_bar(total_samples: int, enabled: bool):
+    if not enabled:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(
+        total=round(total_samples / SAMPLE_RATE, 1), unit="s audio", file=sys.stderr, dynamic_ncols=True
+    )
+
+
+# --------------------------------------------------------------------------- long recordings
+
+
+def window_bounds(num_samples: int, window: float, hop: float) -> list[tuple[int, int]]:
+    """Sample bounds of sliding windows over a signal; the last one ends at the signal's end.
+
+    Examples
+    --------
+    >>> window_bounds(16000 * 5, window=2.0, hop=1.5)
+    [(0, 32000), (24000, 56000), (48000, 80000)]
+    """
+    if not (window > 0 and hop > 0):
+        raise EmocircError(f"window={window!r}, hop={hop!r}: expected positive seconds")
+    size, step = int(round(window * SAMPLE_RATE)), int(round(hop * SAMPLE_RATE))
+    if num_samples <= size:
+        return [(0, num_samples)]
+    bounds = [(start, start + size) for start in range(0, num_samples - size + 1, step)]
+    if bounds[-1][1] < num_samples:
+        # A full-size window flush with the end, so the tail is covered at the same length.
+        bounds.append((num_samples - size, num_samples))
+    return bounds
+
+
+def extract_windows(
+    source: str | os.PathLike[str] | np.ndarray,
+    model: str | os.PathLike[str] | Backbone = "tiny",
+    *,
+    window: float = 4.0,
+    hop: float = 2.0,
+    layers: str | int | Iterable[int] = "all",
+    device: str | torch.device = "auto",
+    precision: str = "auto",
+    batch_seconds: float | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    progress: bool = False,
+) -> Features:
+    """Embed a long recording in sliding windows, with bounded memory.
+
+    Windows all have the same length, so a batch of them needs no padding;
+    results are cached per chunk of windows, so an interrupted hour keeps
+    what it computed.  Rows are windows: ids ``<name>@<start seconds>``,
+    ``starts``/``ends`` in seconds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.random.default_rng(0).standard_normal(16000 * 3).astype("float32")
+    >>> f = extract_windows(x, "tiny", window=1.0, hop=0.5, layers=-1, precision="fp32", cache=False)
+    >>> len(f), f.starts.tolist()[:3], f.embeddings.shape[1:]
+    (5, [0.0, 0.5, 1.0], (1, 64))
+    """
+    backbone = model if isinstance(model, Backbone) else load_backbone(model, "cpu")
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    layer_list = resolve_layers(layers, backbone.num_layers)
+    if batch_seconds is None:
+        batch_seconds = default_batch_seconds(dev)
+    if next(backbone.model.parameters()).device != dev:
+        backbone.model.to(dev)
+    if isinstance(source, np.ndarray):
+        name, signal, audio_hash = (
+            "signal",
+            np.ascontiguousarray(source, dtype=np.float32),
+            content_hash(source),
+        )
+    else:
+        name, signal, audio_hash = Path(source).stem, load_audio(source), content_hash(source)
+    bounds = window_bounds(len(signal), window, hop)
+    if bounds[0][1] - bounds[0][0] < _min_samples(backbone):
+        raise EmocircError(f"{name}: recording of {len(signal)} samples is too short for one frame")
+    per_chunk = max(1, int(batch_seconds // window))
+    store = FeatureCache(cache_dir, backbone.fingerprint) if cache else None
+    bar = _progress_bar(len(bounds) * int(window * SAMPLE_RATE), progress)
+    rows: list[np.ndarray] = []
+    for first in range(0, len(bounds), per_chunk):
+        chunk = bounds[first : first + per_chunk]
+        key = None
+        if store is not None:
+            key = store.key(
+                audio_hash,
+                layers=layer_list,
+                pooling="mean",
+                precision=prec,
+                window=[window, hop, first, per_chunk],
+            )
+            hit = store.get(key)
+            if hit is not None:
+                rows.append(hit)
+                continue
+        # Equal-length windows batch without padding; the last, possibly shorter
+        # recording-sized one only happens when the whole signal fits one window.
+        out = np.stack(
+            forward_hidden_states(
+                backbone, [signal[a:b] for a, b in chunk], layer_list, device=dev, precision=prec
+            )
+        )
+        if store is not None:
+            store.put(key, out)
+        rows.append(out)
+        if bar is not None:
+            bar.update(len(chunk) * window)
+    if bar is not None:
+        bar.close()
+    starts = np.array([a / SAMPLE_RATE for a, _ in bounds])
+    ends = np.array([b / SAMPLE_RATE for _, b in bounds])
+    n = len(bounds)
+    return Features(
+        ids=np.array([f"{name}@{s:.2f}" for s in starts], dtype=str),
+        labels=np.full(n, "", dtype=str),
+        speakers=np.full(n, "", dtype=str),
+        embeddings=np.concatenate(rows).astype(np.float32, copy=False),
+        layers=np.array(layer_list, dtype=np.int64),
+        valence=np.full(n, np.nan),
+        arousal=np.full(n, np.nan),
+        starts=starts,
+        ends=ends,
+        info={"backbone": backbone.name, "fingerprint": backbone.fingerprint, "precision": prec},
+    )
+
+
+# --------------------------------------------------------------------------- scikit-learn
+
+
+try:
+    from sklearn.base import BaseEstimator, TransformerMixin
+except ImportError:  # pragma: no cover - scikit-learn is a dependency
+    BaseEstimator = TransformerMixin = object  # type: ignore[assignment,misc]
+
+
+class Wav2Vec2Embedder(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer: paths or signals in, mean-pooled embeddings out.
+
+    ``fit`` loads the backbone (nothing is learned); ``transform`` calls
+    :func:`extract_features` and returns an ``N x (L * D)`` float32 matrix,
+    the requested layers side by side.
+
+    Parameters
+    ----------
+    model:
+        Anything :func:`~emocirc.backbones.load_backbone` accepts.
+    layer:
+        Hidden-state index, a list of them, or ``"all"``; ``-1`` is the last.
+    device, precision, batch_seconds, cache, cache_dir:
+        As in :func:`extract_features`.
+
+    Attributes
+    ----------
+    backbone_:
+        The loaded backbone.
+    layers_:
+        The resolved hidden-state indices.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.standard_normal(4000).astype("float32") * s for s in (0.1, 1, 0.1, 1)]
+    >>> pipe = make_pipeline(Wav2Vec2Embedder("tiny", layer=2, precision="fp32", cache=False),
+    ...                      LogisticRegression())
+    >>> pipe.fit(X, [0, 1, 0, 1]).predict(X).shape
+    (4,)
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] = "tiny",
+        layer: int | Sequence[int] | str = -1,
+        *,
+        device: str = "auto",
+        precision: str = "auto",
+        batch_seconds: float | None = None,
+        cache: bool = True,
+        cache_dir: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.model = model
+        self.layer = layer
+        self.device = device
+        self.precision = precision
+        self.batch_seconds = batch_seconds
+        self.cache = cache
+        self.cache_dir = cache_dir
+
+    def fit(self, X: Any = None, y: Any = None) -> Wav2Vec2Embedder:
+        """Load the backbone; ``X`` and ``y`` are ignored."""
+        self.backbone_ = load_backbone(self.model, resolve_device(self.device))
+        self.layers_ = resolve_layers(self.layer, self.backbone_.num_layers)
+        self.n_features_out_ = len(self.layers_) * self.backbone_.hidden_size
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed ``X`` (paths, 1-D 16 kHz signals, or a corpus table)."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "backbone_")
+        feats = extract_features(
+            X,
+            self.backbone_,
+            layers=self.layers_,
+            device=self.device,
+            precision=self.precision,
+            batch_seconds=self.batch_seconds,
+            cache=self.cache,
+            cache_dir=self.cache_dir,
+        )
+        return feats.embeddings.reshape(len(feats), -1)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names ``layer<k>_<j>`` of the output columns."""
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(self, "backbone_")
+        dim = self.backbone_.hidden_size
+        return np.array([f"layer{k}_{j}" for k in self.layers_ for j in range(dim)], dtype=object)

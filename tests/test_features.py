@@ -1,0 +1,313 @@
+"""Tests of emocirc.features: exactness under batching, cache, bad input, file format."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import soundfile as sf
+import torch
+
+from emocirc import features as F
+from emocirc.backbones import fingerprint, load_backbone
+from emocirc.errors import EmocircError
+
+SR = 16_000
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_backbone("tiny")
+
+
+def _signals(lengths, seed=0):
+    rng = np.random.default_rng(seed)
+    t = [np.arange(n) / SR for n in lengths]
+    return [
+        (0.3 * np.sin(2 * np.pi * (120 + 40 * i) * ti) + 0.05 * rng.standard_normal(len(ti))).astype(
+            np.float32
+        )
+        for i, ti in enumerate(t)
+    ]
+
+
+def _corpus(tmp_path, lengths, seed=0):
+    paths = []
+    for i, wave in enumerate(_signals(lengths, seed)):
+        path = tmp_path / f"utt{i}.wav"
+        sf.write(path, wave, SR, subtype="FLOAT")
+        paths.append(str(path))
+    return pd.DataFrame(
+        {
+            "id": [f"u{i}" for i in range(len(paths))],
+            "path": paths,
+            "label": ["anger", "sadness"] * (len(paths) // 2) + ["neutral"] * (len(paths) % 2),
+            "speaker": ["1F"] * len(paths),
+            "valence": np.linspace(1, 5, len(paths)),
+            "arousal": [np.nan] * len(paths),
+        }
+    )
+
+
+def _reference(backbone, wave):
+    """Hugging Face's own forward of one utterance alone, all hidden states, mean-pooled."""
+    x = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)
+    with torch.no_grad():
+        out = backbone.model(torch.from_numpy(x)[None], output_hidden_states=True)
+    return np.stack([h[0].mean(0).numpy() for h in out.hidden_states])
+
+
+def _rel(a, b):
+    """Largest per-layer relative error ||a - b|| / ||b||."""
+    return float(np.max(np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)))
+
+
+LENGTHS = (3_000, 7_777, 16_000, 12_345, 5_000, 16_000, 24_000)
+
+
+def test_tiny_has_group_norm_so_padding_matters(tiny):
+    # The difficulty is real: Hugging Face's forward on a zero-padded batch
+    # changes the short utterance's features by far more than 1e-4.
+    waves = _signals((4_000, 16_000))
+    ref = _reference(tiny, waves[0])
+    batch = torch.zeros(2, 16_000)
+    for i, w in enumerate(waves):
+        batch[i, : len(w)] = torch.from_numpy((w - w.mean()) / np.sqrt(w.var() + 1e-7))
+    with torch.no_grad():
+        out = tiny.model(batch, output_hidden_states=True)
+    n = int(tiny.model._get_feat_extract_output_lengths(4_000))
+    naive = np.stack([h[0, :n].mean(0).numpy() for h in out.hidden_states])
+    assert _rel(naive, ref) > 1e-2
+
+
+@pytest.mark.parametrize("batch_seconds", [0.5, 1.5, 100.0])
+def test_exact_under_any_batching_fp32(tiny, batch_seconds):
+    waves = _signals(LENGTHS)
+    feats = F.extract_features(waves, tiny, precision="fp32", batch_seconds=batch_seconds, cache=False)
+    assert feats.embeddings.shape == (len(LENGTHS), 5, 64)
+    for i, wave in enumerate(waves):
+        assert _rel(feats.embeddings[i], _reference(tiny, wave)) < 1e-4
+
+
+def test_frames_match_reference_and_pool_to_embeddings(tiny):
+    waves = _signals((4_000, 9_000, 16_000))
+    feats = F.extract_features(waves, tiny, layers="0,2", precision="fp32", frames=True, cache=False)
+    for i, wave in enumerate(waves):
+        x = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7)
+        with torch.no_grad():
+            out = tiny.model(torch.from_numpy(x)[None], output_hidden_states=True)
+        expected = np.stack([out.hidden_states[k][0].numpy() for k in (0, 2)])
+        assert feats.frames[i].shape == expected.shape  # (L, T, D), one row per 20 ms
+        assert expected.shape[1] == (len(wave) - 400) // 320 + 1
+        np.testing.assert_allclose(feats.frames[i], expected, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(feats.embeddings[i], expected.mean(1), rtol=1e-4, atol=1e-5)
+
+
+def test_selected_layers_are_slices_of_all_layers(tiny):
+    waves = _signals((6_000, 11_000))
+    full = F.extract_features(waves, tiny, layers="all", precision="fp32", cache=False)
+    part = F.extract_features(waves, tiny, layers=[2, 0], precision="fp32", cache=False)
+    assert part.layers.tolist() == [0, 2]
+    np.testing.assert_allclose(part.embeddings, full.embeddings[:, [0, 2]], rtol=1e-5, atol=1e-6)
+
+
+def test_stops_at_highest_requested_layer(tiny):
+    calls = []
+    hooks = [
+        layer.register_forward_hook(lambda m, a, o, i=i: calls.append(i))
+        for i, layer in enumerate(tiny.model.encoder.layers)
+    ]
+    try:
+        F.extract_features(_signals((8_000,)), tiny, layers="1", precision="fp32", cache=False)
+    finally:
+        for h in hooks:
+            h.remove()
+    assert calls == [0]
+
+
+def test_bf16_close_to_fp32(tiny):
+    waves = _signals((8_000, 16_000))
+    a = F.extract_features(waves, tiny, precision="fp32", cache=False).embeddings
+    b = F.extract_features(waves, tiny, precision="bf16", cache=False).embeddings
+    assert 0 < _rel(b, a) < 0.05
+
+
+@pytest.mark.slow
+def test_exact_base_random_forward():
+    base = load_backbone("base-random")
+    waves = _signals((5_000, 9_000, 7_000))
+    feats = F.extract_features(waves, base, layers="0,6,12", precision="fp32", cache=False)
+    for i, wave in enumerate(waves):
+        assert _rel(feats.embeddings[i], _reference(base, wave)[[0, 6, 12]]) < 1e-4
+
+
+def test_corpus_table_metadata_and_order(tiny, tmp_path):
+    df = _corpus(tmp_path, (9_000, 3_000, 6_000))
+    feats = F.extract_features(df, tiny, precision="fp32")
+    assert feats.ids.tolist() == ["u0", "u1", "u2"]
+    assert feats.labels.tolist() == df["label"].tolist()
+    np.testing.assert_array_equal(feats.valence, df["valence"].to_numpy())
+    assert np.isnan(feats.arousal).all()
+    # Input order is kept though batches run shortest first.
+    alone = F.extract_features([df["path"][2]], tiny, precision="fp32", cache=False)
+    np.testing.assert_allclose(feats.embeddings[2], alone.embeddings[0], rtol=1e-4, atol=1e-6)
+
+
+def test_missing_path_column_is_named():
+    with pytest.raises(EmocircError, match="'path'"):
+        F.extract_features(pd.DataFrame({"id": ["a"]}), "tiny")
+
+
+def _count_forwards(monkeypatch):
+    calls = []
+    real = F.forward_hidden_states
+
+    def counting(backbone, waves, *args, **kwargs):
+        calls.append(len(waves))
+        return real(backbone, waves, *args, **kwargs)
+
+    monkeypatch.setattr(F, "forward_hidden_states", counting)
+    return calls
+
+
+def test_cache_serves_second_run_and_recomputes_changed_audio(tiny, tmp_path, monkeypatch):
+    df = _corpus(tmp_path, (4_000, 8_000, 6_000))
+    calls = _count_forwards(monkeypatch)
+    first = F.extract_features(df, tiny, precision="fp32")
+    assert sum(calls) == 3
+    assert len(F.FeatureCache(None, tiny.fingerprint)) == 3
+    calls.clear()
+    second = F.extract_features(df, tiny, precision="fp32")
+    assert calls == []
+    np.testing.assert_array_equal(first.embeddings, second.embeddings)
+    # Other settings are other entries.
+    F.extract_features(df, tiny, precision="fp32", layers="1")
+    assert sum(calls) == 3
+    calls.clear()
+    # Overwrite one file with different audio: only it is recomputed, never served stale.
+    sf.write(df["path"][1], _signals((8_000,), seed=5)[0] * 0.5, SR, subtype="FLOAT")
+    third = F.extract_features(df, tiny, precision="fp32")
+    assert sum(calls) == 1
+    assert not np.allclose(third.embeddings[1], first.embeddings[1])
+    np.testing.assert_array_equal(third.embeddings[[0, 2]], first.embeddings[[0, 2]])
+
+
+def test_cache_is_keyed_by_weights(tiny, tmp_path, monkeypatch):
+    df = _corpus(tmp_path, (4_000, 5_000))
+    F.extract_features(df, tiny, precision="fp32")
+    other = load_backbone("tiny")
+    with torch.no_grad():
+        other.model.encoder.layers[0].feed_forward.output_dense.weight.mul_(1.5)
+    changed = load_backbone("tiny")
+    changed.model.load_state_dict(other.model.state_dict())
+    changed.fingerprint = fingerprint(changed.model)
+    assert changed.fingerprint != tiny.fingerprint
+    calls = _count_forwards(monkeypatch)
+    F.extract_features(df, changed, precision="fp32")
+    assert sum(calls) == 2
+
+
+def test_cache_dir_argument(tiny, tmp_path):
+    df = _corpus(tmp_path, (4_000,))
+    F.extract_features(df, tiny, precision="fp32", cache_dir=tmp_path / "elsewhere")
+    assert len(list((tmp_path / "elsewhere" / "features").rglob("*.npy"))) == 1
+    assert not (tmp_path / "cache").exists()
+
+
+def _corrupt(df, tmp_path):
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"RIFF\x00\x00\x00\x00WAVEgarbage" * 3)
+    extra = pd.DataFrame({"id": ["bad"], "path": [str(bad)], "label": ["anger"], "speaker": ["1F"]})
+    return pd.concat([df.iloc[:1], extra, df.iloc[1:]], ignore_index=True), bad
+
+
+def test_corrupt_file_stops_with_its_name_but_keeps_computed_features(tiny, tmp_path, monkeypatch):
+    df, bad = _corrupt(_corpus(tmp_path, (4_000, 6_000, 8_000)), tmp_path)
+    with pytest.raises(EmocircError, match="bad.wav") as info:
+        F.extract_features(df, tiny, precision="fp32", batch_seconds=0.5)
+    assert "\n" not in str(info.value)
+    # The three good utterances were computed (bad files go last) and stay cached.
+    assert len(F.FeatureCache(None, tiny.fingerprint)) == 3
+    calls = _count_forwards(monkeypatch)
+    feats = F.extract_features(df, tiny, precision="fp32", skip_bad=True)
+    assert calls == []
+    assert feats.ids.tolist() == ["u0", "u1", "u2"]
+    assert len(feats.skipped) == 1 and "bad.wav" in feats.skipped[0]
+
+
+def test_load_features_validates(tmp_path):
+    np.savez(tmp_path / "x.npz", ids=np.array(["a"]))
+    with pytest.raises(EmocircError, match=r"x\.npz.*embeddings"):
+        F.load_features(tmp_path / "x.npz")
+    with pytest.raises(EmocircError, match="not found"):
+        F.load_features(tmp_path / "nope.npz")
+    (tmp_path / "t.npz").write_text("not a zip")
+    with pytest.raises(EmocircError, match="t.npz"):
+        F.load_features(tmp_path / "t.npz")
+
+
+def test_save_load_roundtrip_with_frames(tiny, tmp_path):
+    feats = F.extract_features(_signals((4_000, 7_000)), tiny, layers="0,4", precision="fp32", frames=True)
+    F.save_features(tmp_path / "f.npz", feats)
+    with np.load(tmp_path / "f.npz", allow_pickle=False) as npz:
+        assert set(F.REQUIRED_ARRAYS) <= set(npz.files)
+        assert npz["embeddings"].dtype == np.float32 and npz["ids"].dtype.kind == "U"
+        assert npz["frame_offsets"].tolist() == [0, 12, 33]
+    back = F.load_features(tmp_path / "f.npz")
+    np.testing.assert_array_equal(back.embeddings, feats.embeddings)
+    for a, b in zip(back.frames, feats.frames, strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert back.info["fingerprint"] == tiny.fingerprint
+
+
+def test_resolve_layers_rejects_out_of_range():
+    with pytest.raises(EmocircError, match="layer 13"):
+        F.resolve_layers("0,13", 12)
+    with pytest.raises(EmocircError, match="'a,b'"):
+        F.resolve_layers("a,b", 12)
+
+
+def test_windows_are_exact_and_cached_per_chunk(tiny, monkeypatch):
+    signal = _signals((16_000 * 6,))[0]
+    calls = _count_forwards(monkeypatch)
+    feats = F.extract_windows(signal, tiny, window=1.0, hop=0.75, precision="fp32", batch_seconds=3.0)
+    assert feats.starts.tolist()[:3] == [0.0, 0.75, 1.5] and feats.ends[-1] == 6.0
+    assert calls == [3, 3, 2]  # 8 windows (the last flush with the end), in chunks of 3
+    assert feats.starts[-1] == 5.0
+    third = signal[int(1.5 * SR) : int(2.5 * SR)]
+    assert _rel(feats.embeddings[2], _reference(tiny, third)) < 1e-4
+    calls.clear()
+    again = F.extract_windows(signal, tiny, window=1.0, hop=0.75, precision="fp32", batch_seconds=3.0)
+    assert calls == []
+    np.testing.assert_array_equal(again.embeddings, feats.embeddings)
+
+
+def test_embedder_is_a_sklearn_transformer(tiny, tmp_path):
+    from sklearn.base import clone
+
+    df = _corpus(tmp_path, (4_000, 6_000, 5_000))
+    emb = F.Wav2Vec2Embedder("tiny", layer=[1, 3], precision="fp32", cache=False)
+    assert clone(emb).get_params()["layer"] == [1, 3]
+    X = emb.fit(None).transform(list(df["path"]))
+    assert X.shape == (3, 128)
+    direct = F.extract_features(df, tiny, layers=[1, 3], precision="fp32", cache=False)
+    np.testing.assert_allclose(X, direct.embeddings.reshape(3, -1), rtol=1e-5, atol=1e-6)
+    assert emb.get_feature_names_out()[64] == "layer3_0"
+
+
+def test_gpu_matrix_product_cnn_matches_convolution(tiny):
+    # The GPU runs the CNN as unfolded matrix products; check that path here on the CPU.
+    x = torch.from_numpy(np.stack([np.pad(w, (0, 9_000 - len(w))) for w in _signals((9_000, 6_000))]))
+    lengths = torch.tensor([9_000, 6_000])
+    fe = tiny.model.feature_extractor
+    with torch.inference_mode():
+        conv, n_conv = F._feature_encoder(fe, x, lengths, padded=True, gemm=False)
+        gemm, n_gemm = F._feature_encoder(fe, x, lengths, padded=True, gemm=True)
+    assert n_conv.tolist() == n_gemm.tolist() == [27, 18]
+    for i, n in enumerate(n_conv.tolist()):
+        torch.testing.assert_close(gemm[i, :n], conv[i, :n], rtol=1e-4, atol=1e-5)
