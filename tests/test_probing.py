@@ -1,0 +1,166 @@
+"""Tests of emocirc.probing: the probe finds the layer that holds the signal, and never sees a test speaker."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.model_selection import GroupKFold
+
+from emocirc import probing
+from emocirc.errors import EmocircError
+from emocirc.features import Features
+
+LABELS = np.array(["anger", "happiness", "sadness", "neutral"])
+
+
+@pytest.fixture(autouse=True)
+def _cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+
+
+def _features(n_per=30, n_speakers=6, seed=0, speaker_offset=0.0):
+    """Layer 0 is noise, layer 1 holds the label and arousal, layer 2 holds arousal only."""
+    rng = np.random.default_rng(seed)
+    labels = np.repeat(LABELS, n_per)
+    n = len(labels)
+    speakers = np.array([f"s{i % n_speakers}" for i in range(n)])
+    arousal = {"anger": 4.0, "happiness": 3.8, "sadness": 2.0, "neutral": 2.5}
+    aro = np.array([arousal[y] for y in labels]) + rng.normal(0, 0.3, n)
+    val = np.where(np.isin(labels, ["happiness", "neutral"]), 3.5, 2.0) + rng.normal(0, 0.3, n)
+    onehot = (labels[:, None] == LABELS[None, :]).astype(float)
+    d = 8
+    layer0 = rng.normal(size=(n, d))
+    layer1 = rng.normal(size=(n, d)) * 0.5
+    layer1[:, :4] += 2 * onehot
+    layer2 = rng.normal(size=(n, d))
+    layer2[:, 0] += 2 * (aro - aro.mean())
+    offsets = {s: rng.normal(0, speaker_offset, d) for s in np.unique(speakers)}
+    shift = np.array([offsets[s] for s in speakers])
+    emb = np.stack([layer0 + shift, layer1 + shift, layer2 + shift], axis=1).astype(np.float32)
+    return Features(
+        ids=np.array([f"u{i}" for i in range(n)]),
+        labels=labels,
+        speakers=speakers,
+        embeddings=emb,
+        layers=np.array([0, 3, 5]),
+        valence=val,
+        arousal=aro,
+    )
+
+
+def test_probe_table_is_tidy_and_finds_the_informative_layers():
+    f = _features()
+    table = probing.layer_probe(f, ["label", "arousal", "valence"], seed=0)
+    assert list(table.columns) == list(probing.COLUMNS)
+    assert len(table) == 3 * 3
+    assert table["layer"].tolist()[:3] == [0, 0, 0]
+    assert set(table["metric"]) == {"unweighted_recall", "ccc"}
+    scores = table.pivot(index="layer", columns="target", values="score")
+    # Noise layer: label at chance, arousal not predicted.
+    assert abs(scores.loc[0, "label"] - 0.25) < 0.12
+    assert abs(scores.loc[0, "arousal"]) < 0.2
+    assert scores.loc[3, "label"] > 0.9
+    assert scores.loc[5, "arousal"] > 0.8
+    assert scores.loc[5, "label"] < scores.loc[3, "label"]
+    assert probing.best_layers(table).to_dict() == {"arousal": 5, "label": 3, "valence": 3}
+    label_rows = table[table["target"] == "label"]
+    assert (label_rows["chance"] == 0.25).all() and (table[table["target"] == "arousal"]["chance"] == 0).all()
+    assert (table["folds"] == 5).all() and (table["n"] == 120).all()
+    assert (table["fold_std"] >= 0).all()
+
+
+def test_leave_one_group_out_when_groups_are_few_and_custom_groups():
+    f = _features(n_speakers=4)
+    table = probing.layer_probe(f, "label", n_splits=None, layers=[3])
+    assert table["folds"].tolist() == [4]
+    sessions = np.char.add("session-", (np.arange(len(f)) % 2).astype(str))
+    table = probing.layer_probe(f, "label", groups=sessions, n_splits=5, layers=[3])
+    assert table["folds"].tolist() == [2]  # more folds asked than groups: one group per fold
+
+
+def test_folds_never_share_a_speaker_and_the_seed_decides_them(monkeypatch):
+    f = _features(n_speakers=10)
+    seen = []
+    real_split = GroupKFold.split
+
+    def spy(self, X, y=None, groups=None):
+        for train, test in real_split(self, X, y, groups):
+            seen.append((set(groups[train]), set(groups[test])))
+            yield train, test
+
+    monkeypatch.setattr(GroupKFold, "split", spy)
+    probing.layer_probe(f, "label", layers=[0], n_splits=5, seed=0)
+    assert len(seen) == 5 and all(not (tr & te) for tr, te in seen)
+    first = [te for _, te in seen]
+    seen.clear()
+    probing.layer_probe(f, "label", layers=[0], n_splits=5, seed=0)
+    assert [te for _, te in seen] == first
+    seen.clear()
+    probing.layer_probe(f, "label", layers=[0], n_splits=5, seed=3)
+    assert [te for _, te in seen] != first
+
+
+def test_speaker_offsets_are_not_learned_as_emotion():
+    # Speaker-identity signal only: a probe that leaked speakers would score above chance here.
+    rng = np.random.default_rng(1)
+    f = _features(n_speakers=4, speaker_offset=3.0)
+    f.labels = rng.permutation(f.labels)
+    table = probing.layer_probe(f, "label", n_splits=None, layers=[0])
+    assert table["score"].iloc[0] < 0.4
+
+
+def test_missing_targets_are_left_out_per_target():
+    f = _features()
+    f.arousal = f.arousal.copy()
+    f.arousal[:10] = np.nan
+    f.labels = f.labels.copy()
+    f.labels[-5:] = ""
+    table = probing.layer_probe(f, ["label", "arousal"], layers=[3]).set_index("target")
+    assert table.loc["arousal", "n"] == 110 and table.loc["label", "n"] == 115
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"target": "dominance"}, "target='dominance'"),
+        ({"target": []}, "target"),
+        ({"layers": [7]}, r"layers \[7\]"),
+        ({"groups": ["a"] * 10}, "groups: expected 120"),
+        ({"groups": ["a"] * 120}, "at least 2 speakers"),
+        ({"n_splits": 1}, "n_splits=1"),
+    ],
+)
+def test_bad_input_names_the_value(kwargs, match):
+    with pytest.raises(EmocircError, match=match):
+        probing.layer_probe(_features(), **kwargs)
+
+
+def test_bad_features_are_rejected():
+    f = _features()
+    f.valence = np.full(len(f), np.nan)
+    with pytest.raises(EmocircError, match="valence: expected ratings"):
+        probing.layer_probe(f, "valence")
+    f = _features()
+    f.labels = np.full(len(f), "anger")
+    with pytest.raises(EmocircError, match="at least 2 emotions"):
+        probing.layer_probe(f, "label")
+    f = _features()
+    f.embeddings = f.embeddings.copy()
+    f.embeddings[0, 0, 0] = np.nan
+    with pytest.raises(EmocircError, match="finite"):
+        probing.layer_probe(f, "label")
+    with pytest.raises(EmocircError, match="missing"):
+        probing.best_layers(pd.DataFrame({"layer": [0]}))
+
+
+def test_layer_summary_reports_best_last_and_spreads():
+    table = probing.layer_probe(_features(), ["label", "arousal"], seed=0)
+    summary = probing.layer_summary(table)
+    assert summary.loc["label", "best_layer"] == 3 and summary.loc["arousal", "best_layer"] == 5
+    label = table[table["target"] == "label"].set_index("layer")["score"]
+    assert summary.loc["label", "last"] == pytest.approx(label[5])
+    assert summary.loc["label", "across_layers"] == pytest.approx(label.max() - label.min())
+    assert summary.loc["label", "across_layers"] > summary.loc["label", "across_folds"]
+    with pytest.raises(EmocircError, match="fold_std"):
+        probing.layer_summary(table.drop(columns="fold_std"))
