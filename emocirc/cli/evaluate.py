@@ -1,0 +1,66 @@
+"""``emocirc evaluate CHECKPOINT DIR``: a fine-tuned run scored on another corpus."""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+
+from emocirc.errors import EmocircError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``evaluate`` sub-command."""
+    p = subparsers.add_parser(
+        "evaluate",
+        help="score a fine-tuned run on a corpus through the four-class label mapping",
+        description=(
+            "Classify every utterance of a corpus whose label maps onto the run's classes (EMODB: "
+            "anger, happiness, sadness, neutral) and report accuracy (WA), unweighted average recall "
+            "(UA), the confusion matrix and the share of happiness predicted as anger."
+        ),
+    )
+    p.add_argument("checkpoint", metavar="CHECKPOINT", help="run directory written by emocirc finetune")
+    p.add_argument("corpus", metavar="DIR", help="corpus directory")
+    p.add_argument(
+        "--format", default="auto", choices=["auto", "iemocap", "emodb", "csv"], help="corpus layout"
+    )
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default=None, help="write the metrics as JSON here")
+    p.add_argument("--predictions", default=None, help="write one row per utterance as CSV here")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Handle ``emocirc evaluate``."""
+    from emocirc._io import atomic_path, write_json
+    from emocirc.corpora import load_corpus
+    from emocirc.finetune import evaluate
+
+    run = Path(args.checkpoint)
+    if not (run / "head.safetensors").is_file() or not (run / "label_map.json").is_file():
+        raise EmocircError(
+            f"{run}: not a finished fine-tuning run (expected head.safetensors and label_map.json)"
+        )
+    if not Path(args.corpus).is_dir():
+        raise EmocircError(f"corpus directory {args.corpus} does not exist: expected a directory")
+    df = load_corpus(args.corpus, format=args.format)
+    result = evaluate(args.checkpoint, df, device=args.device)
+    predictions = result.pop("predictions")
+    labels = result["labels"]
+    print(f"{result['n']} utterances scored; left out (no counterpart): {result['dropped'] or 'none'}")
+    print(
+        f"accuracy (WA) {result['accuracy']:.3f}  UA {result['unweighted_recall']:.3f}  macro-F1 {result['macro_f1']:.3f}"
+    )
+    share = result["happiness_as_anger"]
+    print("happiness predicted as anger: " + ("n/a" if math.isnan(share) else f"{share:.1%}"))
+    width = max(len(lab) for lab in labels) + 2
+    print("true \\ predicted".ljust(width) + "".join(lab[:9].rjust(10) for lab in labels))
+    for lab, row in zip(labels, result["confusion"], strict=True):
+        print(lab.ljust(width) + "".join(str(v).rjust(10) for v in row))
+    if args.out:
+        write_json(args.out, {**result, "happiness_as_anger": None if math.isnan(share) else share})
+    if args.predictions:
+        with atomic_path(args.predictions, suffix=".csv") as tmp:
+            predictions.to_csv(tmp, index=False)
+    return 0

@@ -1,0 +1,1042 @@
+"""Fine-tuning a wav2vec2-family encoder for four emotions: the seed's recipe, resumable.
+
+The recipe is SpeechBrain's IEMOCAP one (``train_with_wav2vec2.yaml``), which
+the seed followed: the encoder from :func:`emocirc.backbones.load_backbone`,
+mean pooling over the valid frames of the last hidden layer, a linear head
+without bias, log-softmax and negative log-likelihood; two Adam optimisers
+(encoder 1e-5, head 1e-4) each annealed by NewBob on the validation error
+(factor 0.9, improvement threshold 0.0025); batches of 4; gradient clipping;
+the checkpoint with the lowest validation error is the one kept.  Every knob
+is a field of :class:`FinetuneConfig`.
+
+A finished run is a directory that every other step can load::
+
+    OUT/config.json, OUT/model.safetensors,   the encoder, Hugging Face format
+    OUT/preprocessor_config.json               (load_backbone(OUT), AutoModel)
+    OUT/head.safetensors                       the linear head ("weight": C x D)
+    OUT/label_map.json                         label -> output index
+    OUT/training_config.json                   the configuration and the data
+    OUT/log.csv                                one row per epoch
+    OUT/metrics.json                           written last: the run is complete
+
+While it trains, ``OUT/checkpoint/`` holds the last completed epoch (model,
+optimisers, schedulers, random state, log, best weights), replaced atomically
+after every epoch; running the same call again resumes from it and ends with
+the same metrics as an uninterrupted run.  The random state of each epoch is
+derived from ``(seed, epoch)``, so resuming at an epoch boundary reproduces
+the data order and dropout masks exactly.
+
+The loop runs through Hugging Face ``accelerate``: on one CPU it is plain
+deterministic PyTorch; on GPUs it uses bf16 autocast, and under
+``accelerate launch -m emocirc finetune ...`` it shards batches over the
+processes with no code change.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import io
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from emocirc import __version__
+from emocirc._io import atomic_dir, atomic_path, default_cache_dir, write_json, write_text
+from emocirc.errors import EmocircError
+from emocirc.labels import FOUR_CLASS, to_four_class
+from emocirc.metrics import classification_summary
+
+MODES: tuple[str, ...] = ("partial", "full", "frozen")
+PROTOCOLS: tuple[str, ...] = (
+    "speaker-dependent",
+    "leave-one-session-out",
+    "leave-two-speakers-out",
+    "leave-one-speaker-out",
+)
+#: Fields of :class:`FinetuneConfig` that do not change what is learned (left out of the run hash).
+_NOT_HASHED = ("device", "compile")
+_CHECKPOINT = "checkpoint"
+
+
+@dataclass
+class FinetuneConfig:
+    """Every hyper-parameter of a fine-tuning run (defaults: the seed's recipe).
+
+    Parameters
+    ----------
+    backbone:
+        What :func:`emocirc.backbones.load_backbone` loads: ``"tiny"``,
+        ``"base-random"``, a directory or a Hugging Face id.
+    mode:
+        ``"partial"`` (CNN feature encoder frozen, transformer trained; the
+        recipe), ``"full"`` (everything trained) or ``"frozen"`` (encoder
+        frozen, only the head trained: a SUPERB-style probe on the last layer).
+    labels:
+        Classes of the head, in output order. Corpus labels are mapped with
+        :func:`emocirc.labels.to_four_class`; utterances that map to none are dropped.
+    epochs, batch_size:
+        Passes over the training set; utterances per optimiser step (per process).
+    lr_backbone, lr_head:
+        Initial learning rates of the two Adam optimisers.
+    annealing_factor, improvement_threshold, patience:
+        NewBob annealing: when the relative improvement of the validation
+        error is below the threshold, both learning rates are multiplied by
+        the factor (after ``patience`` further epochs without improvement).
+    max_grad_norm:
+        Gradient clipping (global L2 norm; SpeechBrain's default of 5).
+    seed:
+        Seeds the head, the data order, dropout and the speaker-dependent split.
+    protocol, fold:
+        Which :func:`emocirc.splits.folds` protocol, and which fold: an index,
+        a fold name, or ``"all"`` (every fold; mean and standard deviation).
+    crop_seconds:
+        Randomly crop training utterances longer than this (``None``: whole utterances).
+    bucket:
+        Batch utterances of similar length, which limits zero padding (the
+        group norm of wav2vec2-base makes padding change the features).
+    spec_augment, layerdrop:
+        The encoder's own time masking and layer drop; SpeechBrain's wrapper
+        turns SpecAugment off, and layer drop is off here so that batches of
+        different processes run the same layers.
+    eval_batch_size:
+        Utterances per forward pass at validation and test time; 1 (default)
+        means no padding at all, so an utterance's score never depends on its batch.
+    mixed_precision:
+        ``"auto"`` (bf16 on CUDA, none on CPU), ``"bf16"``, ``"fp16"`` or ``"no"``.
+    compile:
+        Wrap the model in ``torch.compile`` (GPU speed-up; not hashed).
+    device:
+        ``"auto"``, ``"cpu"``, ``"cuda"``... (not hashed; ``accelerate launch`` decides when used).
+
+    Examples
+    --------
+    >>> cfg = FinetuneConfig(backbone="tiny", epochs=2)
+    >>> cfg.lr_backbone, cfg.lr_head, cfg.batch_size, cfg.mode
+    (1e-05, 0.0001, 4, 'partial')
+    >>> cfg.hash() == FinetuneConfig(backbone="tiny", epochs=2, device="cpu").hash()
+    True
+    """
+
+    backbone: str = "facebook/wav2vec2-base"
+    mode: str = "partial"
+    labels: tuple[str, ...] = FOUR_CLASS
+    epochs: int = 30
+    batch_size: int = 4
+    lr_backbone: float = 1e-5
+    lr_head: float = 1e-4
+    annealing_factor: float = 0.9
+    improvement_threshold: float = 0.0025
+    patience: int = 0
+    max_grad_norm: float = 5.0
+    seed: int = 0
+    protocol: str = "speaker-dependent"
+    fold: int | str = 0
+    crop_seconds: float | None = None
+    bucket: bool = True
+    spec_augment: bool = False
+    layerdrop: float = 0.0
+    eval_batch_size: int = 1
+    mixed_precision: str = "auto"
+    compile: bool = False
+    device: str = "auto"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.labels = tuple(self.labels)
+        if self.mode not in MODES:
+            raise EmocircError(f"fine-tuning mode {self.mode!r}: expected one of {', '.join(MODES)}")
+        if self.protocol not in PROTOCOLS:
+            raise EmocircError(f"protocol {self.protocol!r}: expected one of {', '.join(PROTOCOLS)}")
+        if self.mixed_precision not in ("auto", "bf16", "fp16", "no"):
+            raise EmocircError(f"mixed_precision {self.mixed_precision!r}: expected auto, bf16, fp16 or no")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise EmocircError(f"{name}={value!r}: expected a positive integer")
+        for name in ("lr_backbone", "lr_head", "max_grad_norm"):
+            if not getattr(self, name) > 0:
+                raise EmocircError(f"{name}={getattr(self, name)!r}: expected a positive number")
+        if len(set(self.labels)) < 2:
+            raise EmocircError(f"labels {self.labels}: expected at least two distinct classes")
+        if isinstance(self.fold, str) and self.fold.isdigit():
+            self.fold = int(self.fold)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready values."""
+        data = dataclasses.asdict(self)
+        data["labels"] = list(self.labels)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
+        """Rebuild a configuration written by :meth:`to_dict` (unknown keys are an error)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise EmocircError(f"unknown fine-tuning settings {unknown}: expected some of {sorted(names)}")
+        return cls(**data)
+
+    def hash(self) -> str:
+        """Hash of every setting that changes what is learned (16 hex characters)."""
+        data = {k: v for k, v in self.to_dict().items() if k not in _NOT_HASHED}
+        return _digest(json.dumps(data, sort_keys=True, default=str))
+
+
+class SplitLike(Protocol):
+    """What :mod:`emocirc.splits` returns: positional indices into the corpus table."""
+
+    name: str
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+
+
+@dataclass
+class Split:
+    """A train/valid/test partition given by hand (positional indices into the table)."""
+
+    name: str
+    train: np.ndarray
+    valid: np.ndarray
+    test: np.ndarray
+
+
+# --------------------------------------------------------------------------- model
+
+
+class EmotionClassifier(nn.Module):
+    """Encoder + mean pooling over valid frames + linear head without bias.
+
+    ``forward(waveforms, lengths)`` returns log-probabilities (``B x C``);
+    :meth:`pool` returns the pooled last hidden state (``B x D``).
+
+    Parameters
+    ----------
+    encoder:
+        A wav2vec2-family model (``Backbone.model``).
+    labels:
+        Class names in output order.
+    do_normalize:
+        Normalise each utterance to zero mean, unit variance before the encoder.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from emocirc.backbones import load_backbone
+    >>> bb = load_backbone("tiny")
+    >>> clf = EmotionClassifier(bb.model, ["anger", "sadness"], bb.do_normalize)
+    >>> wavs = torch.randn(2, 16000)
+    >>> clf(wavs, torch.tensor([16000, 8000])).shape
+    torch.Size([2, 2])
+    """
+
+    def __init__(self, encoder: nn.Module, labels: Sequence[str], do_normalize: bool = True) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.labels = list(labels)
+        self.do_normalize = do_normalize
+        self.head = nn.Linear(int(encoder.config.hidden_size), len(self.labels), bias=False)
+
+    def pool(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Mean of the last hidden state over each utterance's valid frames."""
+        lengths = lengths.to(waveforms.device)
+        if self.do_normalize:
+            waveforms = _normalize(waveforms, lengths)
+        # Layer-norm encoders (wav2vec2-large-robust, WavLM) take an attention
+        # mask; group-norm ones (wav2vec2-base) must not get one (model card):
+        # they see the zero padding, as in SpeechBrain's recipe.
+        mask = None
+        if getattr(self.encoder.config, "feat_extract_norm", "group") == "layer":
+            steps = torch.arange(waveforms.shape[1], device=waveforms.device)
+            mask = (steps[None, :] < lengths[:, None]).long()
+        hidden = self.encoder(waveforms, attention_mask=mask).last_hidden_state
+        frames = self.encoder._get_feat_extract_output_lengths(lengths).clamp(min=1, max=hidden.shape[1])
+        valid = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < frames[:, None]
+        valid = valid.to(hidden.dtype).unsqueeze(-1)
+        return (hidden * valid).sum(dim=1) / frames.to(hidden.dtype).unsqueeze(-1)
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.head(self.pool(waveforms, lengths)).float(), dim=-1)
+
+
+def _normalize(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    # Statistics over each utterance's own samples, so padding does not shift them.
+    steps = torch.arange(waveforms.shape[1], device=waveforms.device)
+    valid = (steps[None, :] < lengths[:, None]).to(waveforms.dtype)
+    n = valid.sum(dim=1, keepdim=True).clamp(min=1)
+    mean = (waveforms * valid).sum(dim=1, keepdim=True) / n
+    var = (((waveforms - mean) * valid) ** 2).sum(dim=1, keepdim=True) / n
+    return (waveforms - mean) / torch.sqrt(var + 1e-7) * valid
+
+
+def load_classifier(checkpoint: str | os.PathLike[str], device: str = "cpu") -> EmotionClassifier:
+    """Load a fine-tuned run directory (encoder + head + label map) in eval mode.
+
+    Examples
+    --------
+    >>> load_classifier("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    emocirc.errors.EmocircError: /nonexistent: not a finished fine-tuning run (expected head.safetensors and label_map.json)
+    """
+    from safetensors.torch import load_file
+
+    from emocirc.backbones import load_backbone
+
+    path = Path(checkpoint)
+    if not (path / "head.safetensors").is_file() or not (path / "label_map.json").is_file():
+        raise EmocircError(
+            f"{path}: not a finished fine-tuning run (expected head.safetensors and label_map.json)"
+        )
+    label_map = json.loads((path / "label_map.json").read_text())
+    labels = [lab for lab, _ in sorted(label_map.items(), key=lambda kv: kv[1])]
+    backbone = load_backbone(path, device=device)
+    model = EmotionClassifier(backbone.model, labels, backbone.do_normalize)
+    weight = load_file(str(path / "head.safetensors"))["weight"]
+    if tuple(weight.shape) != tuple(model.head.weight.shape):
+        raise EmocircError(
+            f"{path / 'head.safetensors'}: head of shape {tuple(weight.shape)}, "
+            f"expected {tuple(model.head.weight.shape)} for {len(labels)} labels"
+        )
+    with torch.no_grad():
+        model.head.weight.copy_(weight)
+    return model.to(device).eval()
+
+
+# --------------------------------------------------------------------------- scheduling
+
+
+class NewBob:
+    """SpeechBrain's NewBob annealing of one learning rate on a validation metric.
+
+    Examples
+    --------
+    >>> nb = NewBob(1.0, factor=0.5, threshold=0.1)
+    >>> [nb.step(e) for e in (0.50, 0.40, 0.39, 0.38)]
+    [1.0, 1.0, 0.5, 0.25]
+    """
+
+    def __init__(self, value: float, factor: float = 0.9, threshold: float = 0.0025, patience: int = 0):
+        self.value = float(value)
+        self.factor = factor
+        self.threshold = threshold
+        self.patience = patience
+        self.current_patience = patience
+        self.history: list[float] = []
+
+    def step(self, metric: float) -> float:
+        """Record this epoch's metric (lower is better); return the next learning rate."""
+        if self.history:
+            previous = self.history[-1]
+            improvement = 0.0 if previous == 0 else (previous - metric) / previous
+            if improvement < self.threshold:
+                if self.current_patience == 0:
+                    self.value *= self.factor
+                    self.current_patience = self.patience
+                else:
+                    self.current_patience -= 1
+        self.history.append(float(metric))
+        return self.value
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"value": self.value, "current_patience": self.current_patience, "history": list(self.history)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.value = float(state["value"])
+        self.current_patience = int(state["current_patience"])
+        self.history = [float(v) for v in state["history"]]
+
+
+# --------------------------------------------------------------------------- data
+
+
+def _load_audio(path: str) -> np.ndarray:
+    from emocirc.audio import load_audio
+
+    return load_audio(path)
+
+
+def prepare_table(df: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
+    """Keep the utterances whose label maps onto ``labels`` (directly or via the four-class map).
+
+    The result has a fresh positional index and its ``label`` column holds the
+    mapped class names.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"id": ["a", "b", "c"], "label": ["excitement", "fear", "anger"]})
+    >>> prepare_table(df, ["anger", "happiness", "sadness", "neutral"])["label"].tolist()
+    ['happiness', 'anger']
+    """
+    if "label" not in df.columns:
+        raise EmocircError(
+            "corpus table has no 'label' column: expected a table from emocirc.corpora.load_corpus"
+        )
+    wanted = set(labels)
+
+    def mapped(label: str) -> str | None:
+        if label in wanted:
+            return label
+        four = to_four_class(label)
+        return four if four in wanted else None
+
+    out = df.copy()
+    out["label"] = [mapped(lab) for lab in out["label"]]
+    out = out[out["label"].notna()].reset_index(drop=True)
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def _batches(
+    lengths: np.ndarray, batch_size: int, rng: np.random.Generator, bucket: bool
+) -> list[np.ndarray]:
+    """Shuffled batches; with ``bucket``, of utterances of similar length."""
+    order = rng.permutation(len(lengths))
+    if bucket:
+        # Sort within pools of 50 batches: little padding, yet a new mix every epoch.
+        pool = batch_size * 50
+        order = np.concatenate(
+            [
+                chunk[np.argsort(lengths[chunk], kind="stable")]
+                for chunk in np.array_split(order, max(1, math.ceil(len(order) / pool)))
+            ]
+        )
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    return [batches[i] for i in rng.permutation(len(batches))]
+
+
+def _collate(
+    waves: Sequence[np.ndarray], rng: np.random.Generator | None, crop: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    pieces = []
+    for wav in waves:
+        if crop is not None and rng is not None and len(wav) > crop:
+            start = int(rng.integers(0, len(wav) - crop + 1))
+            wav = wav[start : start + crop]
+        pieces.append(wav)
+    lengths = np.array([len(w) for w in pieces])
+    batch = np.zeros((len(pieces), lengths.max()), dtype=np.float32)
+    for i, wav in enumerate(pieces):
+        batch[i, : len(wav)] = wav
+    return torch.from_numpy(batch), torch.from_numpy(lengths)
+
+
+# --------------------------------------------------------------------------- training
+
+
+def _resolve_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def data_fingerprint(df: pd.DataFrame) -> str:
+    """Hash of a corpus table's utterances (ids, labels, speakers, file sizes); 16 hex characters.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"id": ["a"], "label": ["anger"], "speaker": ["1F"], "path": ["/no/file.wav"]})
+    >>> len(data_fingerprint(df))
+    16
+    """
+    rows = []
+    for row in df.itertuples(index=False):
+        path = getattr(row, "path", "")
+        size = os.path.getsize(path) if path and os.path.exists(path) else -1
+        rows.append([str(row.id), str(row.label), str(getattr(row, "speaker", "")), size])
+    return _digest(json.dumps(rows))
+
+
+def _select_splits(df: pd.DataFrame, config: FinetuneConfig) -> list[SplitLike]:
+    from emocirc.splits import folds
+
+    splits = list(folds(df, config.protocol, seed=config.seed))
+    if config.fold == "all":
+        return splits
+    if isinstance(config.fold, int):
+        if not 0 <= config.fold < len(splits):
+            raise EmocircError(
+                f"fold {config.fold}: protocol {config.protocol} has {len(splits)} folds "
+                f"(expected 0..{len(splits) - 1} or 'all')"
+            )
+        return [splits[config.fold]]
+    named = [s for s in splits if s.name == config.fold]
+    if not named:
+        raise EmocircError(
+            f"fold {config.fold!r}: expected an index, 'all' or one of {', '.join(s.name for s in splits)}"
+        )
+    return named
+
+
+def finetune(
+    df: pd.DataFrame,
+    config: FinetuneConfig,
+    out: str | os.PathLike[str],
+    split: SplitLike | None = None,
+    *,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+) -> Path:
+    """Fine-tune ``config.backbone`` on a corpus table; write (or resume) the run in ``out``.
+
+    Parameters
+    ----------
+    df:
+        Corpus table (:func:`emocirc.corpora.load_corpus`); restricted to
+        ``config.labels`` with :func:`prepare_table`.
+    config:
+        Every hyper-parameter.
+    out:
+        Run directory. With ``config.fold == "all"`` each fold goes to
+        ``out/<fold name>/`` and ``out/summary.json`` holds the mean and
+        standard deviation of the test metrics.
+    split:
+        A partition given by hand (indices into the table after
+        :func:`prepare_table`); default: :func:`emocirc.splits.folds` of
+        ``config.protocol`` and ``config.fold``.
+    progress:
+        Show a progress bar over the batches of each epoch.
+    log:
+        Called with one line per epoch (e.g. ``print``).
+    on_epoch_end:
+        Called with ``(epoch, row)`` after each epoch's checkpoint is saved.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``. A finished run with the same configuration and data is returned
+        as is; an unfinished one is resumed from its last completed epoch.
+    """
+    out = Path(out)
+    table = prepare_table(df, config.labels)
+    if split is not None:
+        return _finetune_split(table, config, split, out, progress, log, on_epoch_end)
+    splits = _select_splits(table, config)
+    if config.fold != "all":
+        return _finetune_split(table, config, splits[0], out, progress, log, on_epoch_end)
+    results = {}
+    for sp in splits:
+        run = _finetune_split(table, config, sp, out / sp.name, progress, log, on_epoch_end)
+        results[sp.name] = json.loads((run / "metrics.json").read_text())["test"]
+    write_json(out / "summary.json", summarize_folds(results, config))
+    return out
+
+
+def summarize_folds(
+    results: dict[str, dict[str, Any]], config: FinetuneConfig | None = None
+) -> dict[str, Any]:
+    """Mean and standard deviation over folds of test WA, UA and macro-F1.
+
+    Examples
+    --------
+    >>> s = summarize_folds({"a": {"weighted_accuracy": 0.5, "unweighted_recall": 0.4, "macro_f1": 0.3},
+    ...                      "b": {"weighted_accuracy": 0.7, "unweighted_recall": 0.6, "macro_f1": 0.5}})
+    >>> s["mean"]["weighted_accuracy"], round(s["std"]["weighted_accuracy"], 3)
+    (0.6, 0.1)
+    """
+    keys = ("weighted_accuracy", "unweighted_recall", "macro_f1")
+    table = {k: [float(r[k]) for r in results.values()] for k in keys}
+    return {
+        "protocol": config.protocol if config else None,
+        "folds": list(results),
+        "per_fold": {name: {k: float(r[k]) for k in keys} for name, r in results.items()},
+        "mean": {k: float(np.mean(v)) for k, v in table.items()},
+        "std": {k: float(np.std(v)) for k, v in table.items()},
+    }
+
+
+def finetune_cached(
+    corpus_root: str | os.PathLike[str] | None,
+    config: FinetuneConfig,
+    cache_dir: str | os.PathLike[str] | None = None,
+    format: str = "auto",
+    *,
+    scale: float = 1.0,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> Path:
+    """Fine-tune once per (data, configuration); later calls return the finished run.
+
+    Runs live in ``<cache>/runs/<hash>/`` with ``<cache>`` = ``cache_dir`` or
+    :func:`emocirc._io.default_cache_dir`. An interrupted run is resumed.
+
+    Parameters
+    ----------
+    corpus_root:
+        Corpus directory read by :func:`emocirc.corpora.load_corpus`; ``None``
+        means the embedded synthetic IEMOCAP (:func:`emocirc.synth.ensure_corpus`).
+    config:
+        The run's hyper-parameters.
+    format:
+        Corpus layout (``auto``, ``iemocap``, ``emodb``, ``csv``).
+    scale:
+        Size of the synthetic corpus when ``corpus_root`` is ``None``.
+    """
+    from emocirc.corpora import load_corpus
+
+    if corpus_root is None:
+        from emocirc.synth import ensure_corpus
+
+        corpus_root = ensure_corpus("iemocap", seed=config.seed, scale=scale, cache_dir=cache_dir)
+    df = load_corpus(corpus_root, format=format, four_class=True)
+    key = _digest(config.hash() + data_fingerprint(prepare_table(df, config.labels)))
+    out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return finetune(df, config, out / "runs" / key, progress=progress, log=log)
+
+
+def _run_is_finished(out: Path, run_hash: str) -> bool:
+    if not (out / "metrics.json").is_file():
+        return False
+    try:
+        done = json.loads((out / "training_config.json").read_text())["run_hash"]
+    except (OSError, ValueError, KeyError):
+        return False
+    if done != run_hash:
+        raise EmocircError(
+            f"{out} holds a finished run of another configuration or data (run hash {done}, expected "
+            f"{run_hash}): choose another --out or delete it"
+        )
+    return True
+
+
+def _finetune_split(
+    table: pd.DataFrame,
+    config: FinetuneConfig,
+    split: SplitLike,
+    out: Path,
+    progress: bool,
+    log: Callable[[str], None] | None,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
+) -> Path:
+    from accelerate import Accelerator
+    from accelerate.utils import DistributedDataParallelKwargs
+
+    say = log or (lambda _msg: None)
+    parts = {name: np.asarray(getattr(split, name), dtype=np.int64) for name in ("train", "valid", "test")}
+    for name, idx in parts.items():
+        if idx.size == 0 and name != "test":
+            raise EmocircError(
+                f"split {split.name!r} has an empty {name} set: expected utterances in train and valid"
+            )
+        if idx.size and (idx.min() < 0 or idx.max() >= len(table)):
+            raise EmocircError(
+                f"split {split.name!r}: {name} index out of range for a table of {len(table)} rows"
+            )
+    absent = sorted(set(table["label"].iloc[parts["train"]]) ^ set(config.labels))
+    if absent:
+        say(f"warning: training set of {split.name} lacks {absent}")
+    data_hash = data_fingerprint(table)
+    split_hash = _digest(json.dumps({k: v.tolist() for k, v in parts.items()}))
+    run_hash = _digest(config.hash() + data_hash + split_hash)
+    if _run_is_finished(out, run_hash):
+        shutil.rmtree(out / _CHECKPOINT, ignore_errors=True)
+        say(f"{out}: finished run found, reused")
+        return out
+
+    device = _resolve_device(config.device)
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if device.startswith("cuda") else "no"
+    accelerator = Accelerator(
+        cpu=device == "cpu",
+        mixed_precision=precision,
+        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    )
+
+    from emocirc.backbones import load_backbone
+
+    backbone = load_backbone(config.backbone, device="cpu")
+    encoder = backbone.model
+    saved_encoder_settings = {
+        "apply_spec_augment": encoder.config.apply_spec_augment,
+        "layerdrop": encoder.config.layerdrop,
+    }
+    encoder.config.apply_spec_augment = config.spec_augment
+    encoder.config.layerdrop = config.layerdrop
+    torch.manual_seed(config.seed)
+    model = EmotionClassifier(encoder, config.labels, backbone.do_normalize)
+    if config.mode == "partial":
+        encoder.freeze_feature_encoder()
+    elif config.mode == "frozen":
+        encoder.requires_grad_(False)
+    encoder_params = [p for p in encoder.parameters() if p.requires_grad]
+    opt_head = torch.optim.Adam(model.head.parameters(), lr=config.lr_head)
+    opt_encoder = torch.optim.Adam(encoder_params, lr=config.lr_backbone) if encoder_params else None
+    sched_head = NewBob(
+        config.lr_head, config.annealing_factor, config.improvement_threshold, config.patience
+    )
+    sched_encoder = NewBob(
+        config.lr_backbone, config.annealing_factor, config.improvement_threshold, config.patience
+    )
+
+    # Resume from the last completed epoch, if any.
+    start_epoch, rows, best = 0, [], {"error": math.inf, "epoch": 0, "state": None}
+    ckpt = out / _CHECKPOINT
+    if (ckpt / "state.pt").is_file():
+        state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
+        if state["run_hash"] != run_hash:
+            raise EmocircError(
+                f"{ckpt} belongs to another configuration or data (run hash {state['run_hash']}, expected "
+                f"{run_hash}): choose another --out or delete it"
+            )
+        model.load_state_dict(state["model"])
+        opt_head.load_state_dict(state["opt_head"])
+        if opt_encoder is not None:
+            opt_encoder.load_state_dict(state["opt_encoder"])
+        sched_head.load_state_dict(state["sched_head"])
+        sched_encoder.load_state_dict(state["sched_encoder"])
+        torch.set_rng_state(state["torch_rng"])
+        start_epoch, rows = int(state["epoch"]), list(state["rows"])
+        best = {
+            "error": float(state["best_error"]),
+            "epoch": int(state["best_epoch"]),
+            "state": torch.load(ckpt / "best.pt", map_location="cpu", weights_only=True),
+        }
+        say(f"resuming {out} after epoch {start_epoch}")
+
+    # Corpora here are small: load every waveform of the split once.
+    needed = np.unique(np.concatenate(list(parts.values())))
+    waves = {int(i): _load_audio(str(table["path"].iloc[i])) for i in needed}
+    lengths = {name: np.array([len(waves[int(i)]) for i in idx]) for name, idx in parts.items()}
+
+    if opt_encoder is not None:
+        model, opt_head, opt_encoder = accelerator.prepare(model, opt_head, opt_encoder)
+    else:
+        model, opt_head = accelerator.prepare(model, opt_head)
+    if config.compile:
+        model = torch.compile(model, dynamic=True)
+    unwrapped = accelerator.unwrap_model(model)
+    crop = int(config.crop_seconds * 16000) if config.crop_seconds else None
+    labels_index = {lab: i for i, lab in enumerate(config.labels)}
+    y_all = np.array([labels_index[lab] for lab in table["label"]])
+
+    def evaluate_part(name: str) -> tuple[float, dict[str, Any]]:
+        idx = parts[name]
+        unwrapped.eval()
+        losses, preds = [], []
+        order = np.argsort(lengths[name], kind="stable")
+        with torch.no_grad(), accelerator.autocast():
+            for start in range(0, len(idx), config.eval_batch_size):
+                chunk = idx[order[start : start + config.eval_batch_size]]
+                wav, lens = _collate([waves[int(i)] for i in chunk], None, None)
+                logp = unwrapped(wav.to(accelerator.device), lens.to(accelerator.device)).float()
+                target = torch.as_tensor(y_all[chunk], device=logp.device)
+                losses.append(torch.nn.functional.nll_loss(logp, target, reduction="sum").item())
+                preds.append((chunk, logp.argmax(dim=-1).cpu().numpy()))
+        pred = np.empty(len(table), dtype=np.int64)
+        for chunk, p in preds:
+            pred[chunk] = p
+        names = np.array(config.labels, dtype=object)
+        summary = classification_summary(names[y_all[idx]], names[pred[idx]], config.labels)
+        return float(np.sum(losses) / max(1, len(idx))), summary
+
+    n_proc = accelerator.num_processes
+    for epoch in range(start_epoch + 1, config.epochs + 1):
+        tic = time.perf_counter()
+        epoch_seed = config.seed * 100_003 + epoch
+        torch.manual_seed(epoch_seed)
+        rng = np.random.default_rng(epoch_seed)
+        batches = _batches(lengths["train"], config.batch_size, rng, config.bucket)
+        # Every process takes the same number of batches (DDP needs it).
+        usable = len(batches) - len(batches) % n_proc if len(batches) >= n_proc else len(batches)
+        mine = batches[accelerator.process_index : usable : n_proc]
+        model.train()
+        if config.mode == "frozen":
+            unwrapped.encoder.eval()
+        train_losses = []
+        bar = _progress(mine, f"epoch {epoch}/{config.epochs}", progress and accelerator.is_main_process)
+        for batch in bar:
+            idx = parts["train"][batch]
+            wav, lens = _collate([waves[int(i)] for i in idx], rng, crop)
+            target = torch.as_tensor(y_all[idx], device=accelerator.device)
+            with accelerator.autocast():
+                logp = model(wav.to(accelerator.device), lens.to(accelerator.device))
+            loss = torch.nn.functional.nll_loss(logp.float(), target)
+            opt_head.zero_grad(set_to_none=True)
+            if opt_encoder is not None:
+                opt_encoder.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            opt_head.step()
+            if opt_encoder is not None:
+                opt_encoder.step()
+            train_losses.append(loss.item())
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{np.mean(train_losses):.3f}")
+        valid_loss, valid = evaluate_part("valid")
+        valid_error = 1.0 - valid["weighted_accuracy"]
+        row = {
+            "epoch": epoch,
+            "train_loss": float(np.mean(train_losses)) if train_losses else float("nan"),
+            "valid_loss": valid_loss,
+            "valid_error": valid_error,
+            "valid_wa": valid["weighted_accuracy"],
+            "valid_ua": valid["unweighted_recall"],
+            "valid_f1": valid["macro_f1"],
+            "lr_backbone": sched_encoder.value if opt_encoder is not None else 0.0,
+            "lr_head": sched_head.value,
+            "seconds": time.perf_counter() - tic,
+        }
+        rows.append(row)
+        # NewBob sets the learning rates of the next epoch.
+        for sched, opt in ((sched_head, opt_head), (sched_encoder, opt_encoder)):
+            lr = sched.step(valid_error)
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = lr
+        improved = valid_error < best["error"]
+        if improved:
+            best = {"error": valid_error, "epoch": epoch, "state": _cpu_state(unwrapped)}
+        if accelerator.is_main_process:
+            _save_checkpoint(
+                ckpt,
+                {
+                    "run_hash": run_hash,
+                    "epoch": epoch,
+                    "rows": rows,
+                    "model": _cpu_state(unwrapped),
+                    "opt_head": opt_head.state_dict(),
+                    "opt_encoder": opt_encoder.state_dict() if opt_encoder is not None else {},
+                    "sched_head": sched_head.state_dict(),
+                    "sched_encoder": sched_encoder.state_dict(),
+                    "torch_rng": torch.get_rng_state(),
+                    "best_error": best["error"],
+                    "best_epoch": best["epoch"],
+                },
+                best["state"],
+            )
+            write_text(out / "log.csv", _csv(rows))
+        accelerator.wait_for_everyone()
+        say(
+            f"epoch {epoch}/{config.epochs}  train loss {row['train_loss']:.4f}  valid loss {valid_loss:.4f}  "
+            f"valid WA {valid['weighted_accuracy']:.3f} UA {valid['unweighted_recall']:.3f}  "
+            f"lr {row['lr_backbone']:.2e}/{row['lr_head']:.2e}  {row['seconds']:.1f}s"
+            + ("  *" if improved else "")
+        )
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+
+    # The kept model is the one with the lowest validation error.
+    if best["state"] is not None:
+        unwrapped.load_state_dict(best["state"])
+    valid_loss, valid = evaluate_part("valid")
+    test = evaluate_part("test")[1] if parts["test"].size else None
+    if accelerator.is_main_process:
+        for key, value in saved_encoder_settings.items():
+            setattr(unwrapped.encoder.config, key, value)
+        _write_run(
+            out,
+            unwrapped,
+            backbone,
+            config,
+            {
+                "run_hash": run_hash,
+                "data_hash": data_hash,
+                "split": split.name,
+                "sizes": {k: int(v.size) for k, v in parts.items()},
+                "corpus": {k: str(v) for k, v in table.attrs.items() if k in ("format", "root")},
+                "backbone_fingerprint": backbone.fingerprint,
+                "emocirc_version": __version__,
+            },
+            {
+                "split": split.name,
+                "best_epoch": best["epoch"],
+                "epochs": config.epochs,
+                "valid": valid,
+                "test": test,
+            },
+            rows,
+        )
+        shutil.rmtree(ckpt, ignore_errors=True)
+    accelerator.wait_for_everyone()
+    return out
+
+
+def _progress(items: list, desc: str, enabled: bool):
+    if not enabled:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=desc, leave=False, unit="batch")
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _save_checkpoint(ckpt: Path, state: dict[str, Any], best_state: dict[str, torch.Tensor] | None) -> None:
+    # One directory replaced as a whole: a kill at any moment leaves either the
+    # previous complete epoch or this one, never a mixture.
+    with atomic_dir(ckpt) as tmp:
+        torch.save(state, tmp / "state.pt")
+        torch.save(best_state or {}, tmp / "best.pt")
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _write_run(
+    out: Path,
+    model: EmotionClassifier,
+    backbone: Any,
+    config: FinetuneConfig,
+    info: dict[str, Any],
+    metrics: dict[str, Any],
+    rows: list[dict[str, Any]],
+) -> None:
+    from safetensors.torch import save_file
+
+    from emocirc.backbones import Backbone
+
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu").float()
+    encoder_backbone = Backbone(
+        model=model.encoder, name=str(out), do_normalize=backbone.do_normalize, fingerprint=""
+    )
+    # The encoder is written beside and moved in file by file (each rename is atomic);
+    # metrics.json goes last and marks the run complete.
+    staging = Path(tempfile.mkdtemp(prefix=".encoder.", dir=out))
+    try:
+        encoder_backbone.save_pretrained(staging)
+        for item in staging.iterdir():
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_path(out / "head.safetensors") as tmp:
+        save_file({"weight": model.head.weight.detach().contiguous()}, str(tmp))
+    write_json(out / "label_map.json", {lab: i for i, lab in enumerate(model.labels)})
+    write_json(out / "training_config.json", {"model": config.backbone, "config": config.to_dict(), **info})
+    write_text(out / "log.csv", _csv(rows))
+    write_json(out / "metrics.json", metrics)
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+def predict(
+    checkpoint: str | os.PathLike[str] | EmotionClassifier,
+    df: pd.DataFrame,
+    device: str = "auto",
+    batch_size: int = 1,
+) -> pd.DataFrame:
+    """Classify every utterance of a table; one row per utterance with its log-probabilities.
+
+    Returns a DataFrame with ``id``, ``label`` (as in ``df``), ``predicted``
+    and one ``logp_<class>`` column per class.
+    """
+    model = checkpoint if isinstance(checkpoint, EmotionClassifier) else None
+    device = _resolve_device(device)
+    if model is None:
+        model = load_classifier(checkpoint, device=device)
+    model.to(device).eval()
+    paths = df["path"].tolist()
+    logps = np.zeros((len(df), len(model.labels)), dtype=np.float32)
+    waves = [_load_audio(str(p)) for p in paths]
+    order = np.argsort([len(w) for w in waves], kind="stable")
+    with torch.no_grad():
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]
+            wav, lens = _collate([waves[i] for i in chunk], None, None)
+            logps[chunk] = model(wav.to(device), lens.to(device)).float().cpu().numpy()
+    out = pd.DataFrame(
+        {
+            "id": df["id"].astype(str).tolist(),
+            "label": df["label"].tolist(),
+            "predicted": [model.labels[i] for i in logps.argmax(axis=1)],
+        }
+    )
+    for i, lab in enumerate(model.labels):
+        out[f"logp_{lab}"] = logps[:, i]
+    return out
+
+
+def evaluate(
+    checkpoint: str | os.PathLike[str],
+    df: pd.DataFrame,
+    device: str = "auto",
+    batch_size: int = 1,
+) -> dict[str, Any]:
+    """Score a fine-tuned run on another corpus through the four-class label mapping.
+
+    Utterances whose label has no counterpart among the classifier's classes
+    (EMODB's boredom, disgust, fear) are left out and counted.
+
+    Returns
+    -------
+    dict
+        ``n``, ``dropped`` (label -> count), ``accuracy`` (WA),
+        ``unweighted_recall`` (UA), ``macro_f1``, ``recall`` (per class),
+        ``labels``, ``confusion`` (rows true, columns predicted),
+        ``happiness_as_anger`` (share of true happiness predicted as anger;
+        NaN without happiness) and ``predictions`` (a DataFrame, see :func:`predict`).
+    """
+    model = load_classifier(checkpoint, device=_resolve_device(device))
+    table = prepare_table(df, model.labels)
+    if table.empty:
+        raise EmocircError(
+            f"no utterance of the corpus maps onto the classifier's labels {model.labels} "
+            f"(corpus labels: {sorted(set(df['label']))})"
+        )
+    kept = set(table["id"].astype(str))
+    dropped = df.loc[~df["id"].astype(str).isin(kept), "label"].value_counts().to_dict()
+    preds = predict(model, table, device=device, batch_size=batch_size)
+    summary = classification_summary(preds["label"].tolist(), preds["predicted"].tolist(), model.labels)
+    happy = preds["label"] == "happiness"
+    share = float((preds.loc[happy, "predicted"] == "anger").mean()) if happy.any() else float("nan")
+    return {
+        "n": summary["n"],
+        "dropped": {str(k): int(v) for k, v in dropped.items()},
+        "accuracy": summary["weighted_accuracy"],
+        "unweighted_recall": summary["unweighted_recall"],
+        "macro_f1": summary["macro_f1"],
+        "recall": summary["recall"],
+        "labels": summary["labels"],
+        "confusion": summary["confusion"],
+        "happiness_as_anger": share,
+        "predictions": preds,
+    }
+
+
+def read_log(run: str | os.PathLike[str]) -> pd.DataFrame:
+    """The per-epoch log of a run directory (``log.csv``) as a DataFrame."""
+    path = Path(run) / "log.csv"
+    if not path.is_file():
+        raise EmocircError(f"{path}: no training log (expected a run directory written by emocirc finetune)")
+    return pd.read_csv(path)
+
+
+def read_metrics(run: str | os.PathLike[str]) -> dict[str, Any]:
+    """The final metrics of a run directory (``metrics.json``, or ``summary.json`` for ``--fold all``)."""
+    run = Path(run)
+    for name in ("metrics.json", "summary.json"):
+        if (run / name).is_file():
+            return json.loads((run / name).read_text())
+    raise EmocircError(
+        f"{run}: no metrics.json or summary.json (expected a finished run of emocirc finetune)"
+    )

@@ -1,0 +1,58 @@
+"""Tests of ``emocirc finetune`` and ``emocirc evaluate`` on the synthetic corpora."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from emocirc.cli import main
+from emocirc.synth import ensure_corpus
+
+
+@pytest.fixture
+def roots(tmp_path, monkeypatch):
+    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+    return ensure_corpus("iemocap", scale=0.1), ensure_corpus("emodb", scale=0.05)
+
+
+def test_finetune_then_evaluate(roots, tmp_path, capsys):
+    iemocap, emodb = roots
+    out = tmp_path / "run"
+    args = [
+        "finetune",
+        str(iemocap),
+        "--out",
+        str(out),
+        "--model",
+        "tiny",
+        "--epochs",
+        "2",
+        "--lr-backbone",
+        "2e-3",
+        "--lr-head",
+        "2e-2",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("epoch ") >= 2 and "best epoch" in printed
+    assert json.loads((out / "metrics.json").read_text())["epochs"] == 2
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", str(out), str(emodb), "--device", "cpu", "--out", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert "happiness predicted as anger" in printed and "accuracy (WA)" in printed
+    result = json.loads(report.read_text())
+    assert result["labels"] == ["anger", "happiness", "sadness", "neutral"]
+    assert sum(map(sum, result["confusion"])) == result["n"]
+
+
+def test_bad_input_is_one_line(tmp_path, capsys):
+    assert main(["finetune", str(tmp_path / "missing"), "--out", str(tmp_path / "o"), "--model", "tiny"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("emocirc: error:") and "missing" in err and "\n" not in err
+    assert main(["evaluate", str(tmp_path), str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "not a finished fine-tuning run" in err
