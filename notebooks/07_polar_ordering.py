@@ -21,10 +21,14 @@
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_root = None  # IEMOCAP folder to fine-tune on; None = the embedded synthetic corpus
 emodb_scale = 0.1  # size of the synthetic EMODB (1.0 = 1,400 utterances)
-iemocap_scale = 0.1  # size of the synthetic IEMOCAP (1.0 = 900 utterances)
+iemocap_scale = 0.5  # as in chapters 4-5, so that their fine-tuning run is reused
 backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
 features_from = "finetuned"  # "finetuned" (as the seed) or "pretrained"
-epochs = 1  # fine-tuning epochs (the seed: 30)
+mode = "partial"  # fine-tuning: "partial" (the recipe), "full" or "frozen"
+epochs = 6  # fine-tuning epochs (the recipe: 30)
+batch_size = 4
+lr_backbone = 2e-3  # the random tiny encoder needs larger steps than the recipe's 1e-5 / 1e-4
+lr_head = 2e-2
 device = "auto"
 seed = 0
 layer = None  # hidden state to analyse; None = the last one
@@ -51,7 +55,17 @@ emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
 if features_from == "finetuned":
     encoder = str(
         finetune_cached(
-            iemocap_root, FinetuneConfig(backbone=backbone, epochs=epochs, seed=seed, device=device)
+            iemocap_root,
+            FinetuneConfig(
+                backbone=backbone,
+                mode=mode,
+                device=device,
+                seed=seed,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr_backbone=lr_backbone,
+                lr_head=lr_head,
+            ),
         )
     )
 else:
