@@ -9,6 +9,11 @@ utterances; speeds are audio seconds per wall-clock second (x real time).
 
     .venv/bin/python benchmarks/extract.py                  # CPU, about 40 s of audio
     python benchmarks/extract.py --device cuda              # GPU, 3000 s of audio
+    python benchmarks/extract.py --device cuda --variants   # GPU, each optimisation on and off
+
+``--variants`` times the GPU path with each of its optimisations switched off
+and on (``emocirc.features._TUNING``), every run after a warm-up run on the
+same audio (so cuFFT plans and cuDNN's algorithm search are paid for).
 
 Random weights are fine for timing: the arithmetic does not depend on them.
 """
@@ -28,8 +33,29 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from emocirc import features as _features  # noqa: E402
 from emocirc.backbones import load_backbone  # noqa: E402
 from emocirc.features import _StrictFP32, extract_features, resolve_device, resolve_precision  # noqa: E402
+
+#: (name, precision, batch seconds, tuning): the ablation of ``--variants``.
+#: "before" is the path as it was before the FFT positional convolution and
+#: the segment group norm (cuDNN's grouped convolution, one group norm per utterance).
+BEFORE = {"pos_conv": "module", "group_norm": "loop", "cudnn_benchmark": False, "pin_memory": False}
+AFTER = {"pos_conv": "fft", "group_norm": "segments", "cudnn_benchmark": False, "pin_memory": True}
+VARIANTS = [
+    ("before", "bf16", 1200.0, BEFORE),
+    ("before + cudnn.benchmark", "bf16", 1200.0, {**BEFORE, "cudnn_benchmark": True}),
+    ("before + FFT pos. conv", "bf16", 1200.0, {**BEFORE, "pos_conv": "fft"}),
+    ("before + segment group norm", "bf16", 1200.0, {**BEFORE, "group_norm": "segments"}),
+    ("before + pinned copy", "bf16", 1200.0, {**BEFORE, "pin_memory": True}),
+    ("all", "bf16", 600.0, AFTER),
+    ("all", "bf16", 1200.0, AFTER),
+    ("all", "bf16", 2000.0, AFTER),
+    ("all", "bf16", 4000.0, AFTER),
+    ("all + cudnn.benchmark", "bf16", 2000.0, {**AFTER, "cudnn_benchmark": True}),
+    ("before", "fp32", 1200.0, BEFORE),
+    ("all", "fp32", 1200.0, AFTER),
+]
 
 SR = 16_000
 
@@ -93,6 +119,49 @@ def profile(backbone, waves, device, precision, batch_seconds) -> None:
     print(prof.key_averages().table(sort_by=key, row_limit=15, max_name_column_width=60))
 
 
+def variants(backbone, waves, device, ref, naive_x_rt) -> list[dict]:
+    """Time each entry of :data:`VARIANTS` (after a warm-up on the same audio) and print a table."""
+    audio = sum(len(w) for w in waves) / SR
+    saved = dict(_features._TUNING)
+    rows = []
+    print(
+        f"\n{'variant':32s} {'prec':5s} {'batch s':>8s} {'x real time':>12s} {'vs naive':>9s} "
+        f"{'rel. diff':>9s} {'peak GiB':>9s}"
+    )
+    try:
+        for name, prec, batch_seconds, tuning in VARIANTS:
+            _features._TUNING.update(tuning)
+            try:
+                fast(backbone, waves, device, prec, batch_seconds)  # warm-up: plans, algorithm search
+                if device.type == "cuda":
+                    torch.cuda.reset_peak_memory_stats(device)
+                elapsed, emb = fast(backbone, waves, device, prec, batch_seconds)
+            except torch.cuda.OutOfMemoryError:
+                print(f"{name:32s} {prec:5s} {batch_seconds:8.0f} out of GPU memory")
+                torch.cuda.empty_cache()
+                continue
+            peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+            row = {
+                "variant": name,
+                "precision": prec,
+                "batch_s": batch_seconds,
+                "x_rt": audio / elapsed,
+                "ratio": audio / elapsed / naive_x_rt,
+                "rel_diff": rel_error(emb[: len(ref)], ref),
+                "peak_gib": peak,
+            }
+            rows.append(row)
+            print(
+                f"{name:32s} {prec:5s} {batch_seconds:8.0f} {row['x_rt']:12.1f} {row['ratio']:9.1f} "
+                f"{row['rel_diff']:9.1e} {peak:9.1f}",
+                flush=True,
+            )
+    finally:
+        _features._TUNING.clear()
+        _features._TUNING.update(saved)
+    return rows
+
+
 def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     """Largest per-utterance, per-layer relative error ||a - b|| / ||b||."""
     return float(np.max(np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)))
@@ -117,6 +186,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-cache-test", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print the costliest operators of one run")
     parser.add_argument("--json", default=None, help="also write the results here")
+    parser.add_argument(
+        "--variants", action="store_true", help="time each GPU optimisation on and off instead"
+    )
     args = parser.parse_args(argv)
 
     device = resolve_device(args.device)
@@ -144,6 +216,15 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"device": device_name, "audio_s": audio, "naive_x_rt": naive_audio / t_naive, "runs": []}
     print(f"naive per-file loop, fp32, all layers: {naive_audio / t_naive:9.1f}x real time ({t_naive:.2f} s)")
     ref = np.stack(ref)
+    print(f"attention: {backbone.model.config._attn_implementation}")
+    if args.variants:
+        results["variants"] = variants(backbone, waves, device, ref, results["naive_x_rt"])
+        if args.profile:
+            _features._TUNING.update(AFTER)
+            profile(backbone, waves, device, precision, 2000.0)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2))
+        return results
     # The exact fp32 path at the default batch size, then the fast precision at each size.
     plan = [("fp32", batch_list[len(batch_list) // 2])] + [(precision, b) for b in batch_list]
     for prec, batch_seconds in dict.fromkeys(plan):

@@ -233,24 +233,18 @@ def execute_all(params_file: Path | None, timeout: float, only: list[str] | None
     return done
 
 
-def build_html() -> Path:
-    """Run Jupyter Book over the executed notebooks; return the path of index.html."""
-    cmd = [
-        str(Path(sys.executable).with_name("jupyter-book")),
-        "build",
-        str(ROOT),
-        "-W",
-        "-n",
-        "--keep-going",
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+def build_html(root: Path = ROOT) -> Path:
+    """Run Jupyter Book over the executed notebooks in ``root``; return the path of index.html."""
+    jupyter_book = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jupyter_book), "build", str(root), "-W", "-n", "--keep-going"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
     log = proc.stdout + proc.stderr
     warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
     if proc.returncode != 0 or warnings:
         sys.stderr.write(log[-6000:])
         first = warnings[0] if warnings else log.strip().splitlines()[-1]
         raise BuildError(f"jupyter-book build failed: {first.strip()}")
-    index = ROOT / "_build" / "html" / "index.html"
+    index = root / "_build" / "html" / "index.html"
     if not index.exists():
         raise BuildError(f"jupyter-book build wrote no {index}")
     return index

@@ -38,7 +38,12 @@ alone or inside any batch.
 How speed is gained: utterances are sorted by length and cut into batches of
 about ``batch_seconds`` of audio (little padding), the forward runs under
 ``torch.inference_mode`` and bf16 autocast where the hardware has bf16 units,
-and stops at the highest requested layer.
+and stops at the highest requested layer.  On a GPU the encoder's positional
+convolution (kernel 128, 16 groups, a slow cuDNN kernel) runs as an FFT
+convolution and the batch is staged in page-locked memory and copied once;
+everywhere, the group-norm statistics of a batch are two batched matrix
+products rather than one reduction per utterance (``_TUNING`` switches each
+off, for benchmarks).
 
 Every result is cached on disk, one entry per utterance (or per chunk of
 windows), keyed by the backbone's fingerprint, the audio's content hash, the
@@ -74,7 +79,20 @@ REQUIRED_ARRAYS: tuple[str, ...] = ("ids", "labels", "speakers", "embeddings", "
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
 
 # Bumped whenever the computation changes, so old cache entries are not served.
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: FFT positional convolution on CUDA
+
+# GPU-path choices, switchable so benchmarks/extract.py can time each one:
+# "pos_conv": "fft" (FFT positional convolution), "module" (the model's own),
+# "auto" (FFT on CUDA, the module on a CPU, where the convolution is cheap);
+# "group_norm": "segments" (whole batch at once) or "loop" (per utterance);
+# "cudnn_benchmark": let cuDNN time its algorithms for each new shape;
+# "pin_memory": stage each batch in page-locked memory for an asynchronous copy.
+_TUNING: dict[str, Any] = {
+    "pos_conv": "auto",
+    "group_norm": "segments",
+    "cudnn_benchmark": False,
+    "pin_memory": True,
+}
 
 
 @dataclass
@@ -334,9 +352,12 @@ def _feature_encoder(
         norm = getattr(conv_layer, "layer_norm", None)
         last = h if gemm else h.transpose(1, 2)  # channels-last view either way
         if isinstance(norm, torch.nn.GroupNorm):
-            last = _group_norm_valid(
-                last, lengths.tolist() if padded else [last.shape[1]] * last.shape[0], norm
-            )
+            if _TUNING["group_norm"] == "loop":
+                last = _group_norm_valid(
+                    last, lengths.tolist() if padded else [last.shape[1]] * last.shape[0], norm
+                )
+            else:
+                last = _group_norm_segments(last, lengths if padded else None, norm)
         elif norm is not None:
             # LayerNorm over channels, per frame: padding cannot reach valid frames.
             last = norm(last)
@@ -364,6 +385,160 @@ def _group_norm_valid(h: torch.Tensor, lengths: list[int], norm: torch.nn.GroupN
         else:
             out[i : i + 1, :n] = normed
     return out
+
+
+def _group_norm_segments(
+    h: torch.Tensor, lengths: torch.Tensor | None, norm: torch.nn.GroupNorm, max_elements: int = 1 << 27
+) -> torch.Tensor:
+    """:func:`_group_norm_valid` for a whole batch at once, with no host round trip.
+
+    Each utterance's statistics are weighted sums over time (a batched matrix
+    product with a row of ``1 / length`` over its valid frames, zero over
+    padding), so a batch costs a few kernels instead of a few per utterance
+    and the lengths never leave the device.  Two passes (mean, then the mean
+    of squared deviations) keep fp32 accuracy.  Padded frames come out
+    finite and are never read by a valid frame.  Batches are cut into chunks
+    of about ``max_elements`` so the fp32 copy stays bounded.
+    """
+    batch, frames, channels = h.shape
+    groups = norm.num_groups
+    if lengths is None:
+        lengths = torch.full((batch,), frames, device=h.device, dtype=torch.long)
+    out = torch.empty_like(h)
+    step = max(1, max_elements // max(frames * channels, 1))
+    # Autocast would run the statistics' matrix products in bf16.
+    with torch.autocast(device_type=h.device.type, enabled=False):
+        for first in range(0, batch, step):
+            block = h[first : first + step].float()
+            n = lengths[first : first + step].to(torch.float32)
+            valid = torch.arange(frames, device=h.device)[None] < lengths[first : first + step, None]
+            weights = (valid / n[:, None])[:, None]  # b x 1 x frames, rows sum to 1
+            mean = torch.bmm(weights, block)  # b x 1 x channels
+            if groups != channels:
+                mean = mean.reshape(-1, 1, groups, channels // groups).mean(-1, keepdim=True)
+                mean = mean.expand(-1, -1, -1, channels // groups).reshape(-1, 1, channels)
+            centred = block - mean
+            var = torch.bmm(weights, centred * centred)
+            if groups != channels:
+                var = var.reshape(-1, 1, groups, channels // groups).mean(-1, keepdim=True)
+                var = var.expand(-1, -1, -1, channels // groups).reshape(-1, 1, channels)
+            normed = centred * torch.rsqrt(var + norm.eps)
+            if norm.affine:
+                normed = normed * norm.weight.float() + norm.bias.float()
+            out[first : first + step] = normed
+    return out
+
+
+def _fft_size(n: int) -> int:
+    """Smallest 2^a 3^b 5^c >= n: sizes cuFFT and pocketfft transform fastest."""
+    best = 1 << max(n - 1, 0).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            size = p35
+            while size < n:
+                size *= 2
+            best = min(best, size)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+class _FFTPositionalConv(torch.nn.Module):
+    """The encoder's positional convolution computed as an FFT convolution.
+
+    wav2vec2's ``pos_conv_embed`` is a grouped Conv1d of kernel 128 (16
+    groups, weight norm) for which cuDNN picks a slow direct kernel; it
+    took 43 % of the GPU time.  In the frequency domain the convolution is,
+    per frequency and group, a small complex matrix product (batch x 48 by
+    48 x 48), about 60x fewer operations.  Weight norm is folded once into
+    a plain weight.  The transforms run in fp32 whatever the autocast, so
+    bf16 runs are if anything more accurate here; in fp32 the result equals
+    the module's own within float rounding.  Zero padding is the module's:
+    the encoder zeroes padded frames before this layer, as it does for the
+    original.
+    """
+
+    def __init__(self, module: torch.nn.Module) -> None:
+        super().__init__()
+        conv = module.conv
+        self.kernel = conv.kernel_size[0]
+        self.pad = conv.padding[0]
+        self.groups = conv.groups
+        with torch.no_grad():
+            # conv.weight runs the weight-norm parametrisation: g * v / ||v||.
+            self.weight = conv.weight.detach().float().flip(-1)  # correlation = convolution with flip
+            self.bias = None if conv.bias is None else conv.bias.detach().float()
+        self.trim = module.padding
+        self.activation = module.activation
+        self._spectra: dict[int, torch.Tensor] = {}
+
+    def _spectrum(self, size: int) -> torch.Tensor:
+        """Kernel spectrum as groups x freqs x in x out, cached per transform size."""
+        if size not in self._spectra:
+            out_ch, in_per_group, _ = self.weight.shape
+            spec = torch.fft.rfft(self.weight, n=size)  # out x in/g x F
+            spec = spec.reshape(self.groups, out_ch // self.groups, in_per_group, -1)
+            self._spectra[size] = spec.permute(0, 3, 2, 1).contiguous()
+        return self._spectra[size]
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        batch, frames, channels = hidden.shape
+        size = _fft_size(frames + self.kernel - 1)
+        with torch.autocast(device_type=hidden.device.type, enabled=False):
+            x = torch.fft.rfft(hidden.float().transpose(1, 2), n=size)  # B x C x F
+            freqs = x.shape[-1]
+            x = x.reshape(batch, self.groups, channels // self.groups, freqs).permute(1, 3, 0, 2)
+            y = torch.matmul(x, self._spectrum(size))  # G x F x B x out/g
+            y = y.permute(2, 0, 3, 1).reshape(batch, channels, freqs)
+            full = torch.fft.irfft(y, n=size)  # B x C x size: the full linear convolution
+            # Output t of the padded correlation is sample t + kernel - 1 - pad of the full one.
+            first = self.kernel - 1 - self.pad
+            out = full[..., first : first + frames + 2 * self.pad - self.kernel + 1]
+            if self.bias is not None:
+                out = out + self.bias[:, None]
+            out = self.activation(self.trim(out))
+        return out.transpose(1, 2).to(hidden.dtype)
+
+
+@contextlib.contextmanager
+def _fast_pos_conv(encoder: torch.nn.Module, enabled: bool) -> Iterator[None]:
+    """Swap the encoder's ``pos_conv_embed`` for :class:`_FFTPositionalConv` for one forward."""
+    original = getattr(encoder, "pos_conv_embed", None)
+    conv = getattr(original, "conv", None)
+    usable = (
+        enabled
+        and isinstance(conv, torch.nn.Conv1d)
+        and conv.stride[0] == 1
+        and conv.dilation[0] == 1
+        and hasattr(original, "padding")
+        and hasattr(original, "activation")
+        and not hasattr(original, "batch_norm")  # variants with extra steps keep their module
+    )
+    if not usable:
+        yield
+        return
+    encoder.pos_conv_embed = _FFTPositionalConv(original)
+    try:
+        yield
+    finally:
+        encoder.pos_conv_embed = original
+
+
+class _CudnnBenchmark:
+    """``torch.backends.cudnn.benchmark`` on inside, restored afterwards."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        self.saved = torch.backends.cudnn.benchmark
+        if self.enabled:
+            torch.backends.cudnn.benchmark = True
+
+    def __exit__(self, *exc: object) -> None:
+        torch.backends.cudnn.benchmark = self.saved
 
 
 def _autocast(device: torch.device, precision: str):
@@ -433,12 +608,17 @@ def forward_hidden_states(
         raise EmocircError(f"layer {top}: the backbone has hidden states 0..{backbone.num_layers}")
     lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
     padded = bool((lengths != lengths[0]).any())
-    # One host-to-device copy of the concatenated signals, padded on the device.
-    flat = torch.from_numpy(np.concatenate([np.asarray(w, dtype=np.float32) for w in waves])).to(device)
-    lengths_dev = lengths.to(device)
-    sample_mask = torch.arange(int(lengths.max()), device=device)[None] < lengths_dev[:, None]
-    x = torch.zeros(sample_mask.shape, device=device)
-    x[sample_mask] = flat
+    cuda = device.type == "cuda"
+    # Padded on the host (length-sorted batches carry little padding) and copied
+    # once, from page-locked memory without blocking on a GPU: no boolean-mask
+    # scatter on the device, which would wait for the GPU to count the mask.
+    staged = torch.zeros((len(waves), int(lengths.max())), pin_memory=cuda and _TUNING["pin_memory"])
+    staged_np = staged.numpy()
+    for i, wave in enumerate(waves):
+        staged_np[i, : len(wave)] = wave
+    x = staged.to(device, non_blocking=True)
+    lengths_dev = lengths.to(device, non_blocking=True)
+    sample_mask = torch.arange(x.shape[1], device=device)[None] < lengths_dev[:, None]
     if backbone.do_normalize:
         # The feature extractor's zero-mean unit-variance step, on valid samples only.
         n = lengths_dev[:, None].to(torch.float32)
@@ -471,8 +651,14 @@ def forward_hidden_states(
     handles = [encoder_layers[0].register_forward_pre_hook(keep_input, with_kwargs=True)]
     handles += [encoder_layers[i - 1].register_forward_hook(keep_output(i)) for i in range(1, top + 1)]
     strict = _StrictFP32() if precision == "fp32" else contextlib.nullcontext()
+    fft = _TUNING["pos_conv"] == "fft" or (_TUNING["pos_conv"] == "auto" and cuda)
     try:
-        with strict, _autocast(device, precision):
+        with (
+            strict,
+            _CudnnBenchmark(cuda and _TUNING["cudnn_benchmark"]),
+            _fast_pos_conv(model.encoder, fft),
+            _autocast(device, precision),
+        ):
             feats, frame_lengths = _feature_encoder(model.feature_extractor, x, lengths_dev, padded)
             projected = model.feature_projection(feats)
             hidden = projected[0] if isinstance(projected, tuple) else projected
@@ -609,12 +795,15 @@ def _as_table(source: Any) -> tuple[list[str], list[Any], dict[str, list[Any]]]:
     return ids, sources, meta
 
 
-def _scan(index: int, name: str, source: str | np.ndarray) -> _Item:
+def _scan(index: int, name: str, source: str | np.ndarray, hashed: bool = True) -> _Item:
+    # Hashing is for the cache alone; without one it would cost about a quarter
+    # of a GPU extraction's wall time (blake2b runs at about 1 GB/s).
     if isinstance(source, np.ndarray):
-        return _Item(index, name, source, len(source), content_hash(source))
+        return _Item(index, name, source, len(source), content_hash(source) if hashed else "")
     item = _Item(index, name, source, sys.maxsize)
     try:
-        item.audio_hash = content_hash(source)
+        if hashed:
+            item.audio_hash = content_hash(source)
         info = audio_info(source)
         item.samples = int(round(info.frames * SAMPLE_RATE / max(info.sample_rate, 1)))
     except OSError as err:
@@ -723,7 +912,10 @@ def extract_features(
     store = FeatureCache(cache_dir, backbone.fingerprint) if cache else None
     settings = {"layers": layer_list, "pooling": "frames" if frames else "mean", "precision": prec}
 
-    items = [_scan(i, name, src) for i, (name, src) in enumerate(zip(ids, sources, strict=True))]
+    items = [
+        _scan(i, name, src, hashed=store is not None)
+        for i, (name, src) in enumerate(zip(ids, sources, strict=True))
+    ]
     results: dict[int, np.ndarray] = {}
     todo: list[_Item] = []
     for item in items:

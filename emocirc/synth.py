@@ -44,6 +44,7 @@ import soxr
 
 from emocirc import espeak
 from emocirc._io import atomic_dir, default_cache_dir
+from emocirc.corpora import iemocap
 from emocirc.errors import EmocircError
 from emocirc.prosody import (
     EMODB_EMOTIONS,
@@ -108,17 +109,7 @@ IEMOCAP_VOICES: dict[int, tuple[str, str]] = {
 }
 
 #: IEMOCAP code -> the emotion whose prosody renders it (``xxx`` and ``oth`` draw one).
-IEMOCAP_CODES: dict[str, str] = {
-    "neu": "neutral",
-    "hap": "happiness",
-    "exc": "excitement",
-    "sad": "sadness",
-    "ang": "anger",
-    "fru": "frustration",
-    "sur": "surprise",
-    "fea": "fear",
-    "dis": "disgust",
-}
+IEMOCAP_CODES: dict[str, str] = {code: label for code, label in iemocap.CODES.items() if label != "other"}
 
 #: Share of each IEMOCAP code (xxx is "no agreement", oth "other"); the four
 #: classes dominate, but enough else remains that the four-class filter matters.

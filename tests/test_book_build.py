@@ -121,3 +121,9 @@ def test_every_chapter_has_a_parameters_cell_and_a_toc_entry():
     for source in chapters:
         assert build.declared_parameters(source), source.name
         assert f"book/executed/{source.stem}" in files, f"{source.stem} is missing from _toc.yml"
+
+
+def test_the_real_data_example_names_only_declared_parameters():
+    params = build.load_params(ROOT / "examples" / "real-data.yml", build.discover())
+    assert params["05_transfer_emodb"]["backbone"] == "facebook/wav2vec2-base"
+    assert params["04_fine_tuning"]["lr_backbone"] == 1e-5

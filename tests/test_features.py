@@ -311,3 +311,91 @@ def test_gpu_matrix_product_cnn_matches_convolution(tiny):
     assert n_conv.tolist() == n_gemm.tolist() == [27, 18]
     for i, n in enumerate(n_conv.tolist()):
         torch.testing.assert_close(gemm[i, :n], conv[i, :n], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("model", ["tiny", "base-random"])
+def test_fft_positional_conv_matches_module(model):
+    # The GPU computes pos_conv_embed by FFT with weight norm folded; check it on the CPU.
+    backbone = load_backbone(model)
+    module = backbone.model.encoder.pos_conv_embed
+    fft = F._FFTPositionalConv(module)
+    gen = torch.Generator().manual_seed(0)
+    for frames in (1, 37, 200):
+        hidden = torch.randn(3, frames, backbone.hidden_size, generator=gen)
+        hidden[1, frames // 2 :] = 0  # padded frames, zeroed as the encoder does
+        with torch.inference_mode():
+            expected, got = module(hidden), fft(hidden)
+        assert got.shape == expected.shape == hidden.shape
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    # A wrong kernel orientation (correlation vs convolution) must be caught.
+    fft.weight = fft.weight.flip(-1)
+    fft._spectra.clear()
+    with torch.inference_mode():
+        assert not torch.allclose(fft(hidden), module(hidden), rtol=1e-3, atol=1e-3)
+
+
+def test_fft_sizes_are_smooth_and_large_enough():
+    for n in (1, 2, 7, 127, 128, 129, 527, 1000, 4097):
+        size = F._fft_size(n)
+        assert size >= n and size < 2 * n + 1
+        rest = size
+        for p in (2, 3, 5):
+            while rest % p == 0:
+                rest //= p
+        assert rest == 1
+    assert F._fft_size(527) == 540
+
+
+def test_segment_group_norm_matches_per_utterance_loop(tiny):
+    norm = tiny.model.feature_extractor.conv_layers[0].layer_norm
+    assert isinstance(norm, torch.nn.GroupNorm)
+    gen = torch.Generator().manual_seed(1)
+    h = torch.randn(4, 50, norm.num_channels, generator=gen) * 3 + 1
+    lengths = [50, 13, 31, 1 + 1]
+    with torch.inference_mode():
+        loop = F._group_norm_valid(h, lengths, norm)
+        # Tiny chunks too, so chunking is exercised.
+        for max_elements in (1 << 27, 1):
+            seg = F._group_norm_segments(h, torch.tensor(lengths), norm, max_elements=max_elements)
+            for i, n in enumerate(lengths):
+                torch.testing.assert_close(seg[i, :n], loop[i, :n], rtol=1e-5, atol=1e-5)
+                assert torch.isfinite(seg[i]).all()
+    # Fewer groups than channels take group-wide statistics.
+    grouped = torch.nn.GroupNorm(4, norm.num_channels)
+    with torch.inference_mode():
+        torch.nn.init.normal_(grouped.weight, generator=gen)
+        seg = F._group_norm_segments(h, torch.tensor(lengths), grouped)
+        loop = F._group_norm_valid(h, lengths, grouped)
+    for i, n in enumerate(lengths):
+        torch.testing.assert_close(seg[i, :n], loop[i, :n], rtol=1e-5, atol=1e-5)
+
+
+def test_fft_path_keeps_extraction_exact(tiny, monkeypatch):
+    # The GPU's positional conv and group norm, on the CPU, through extract_features.
+    monkeypatch.setitem(F._TUNING, "pos_conv", "fft")
+    calls = []
+    forward = F._FFTPositionalConv.forward
+    monkeypatch.setattr(F._FFTPositionalConv, "forward", lambda self, h: calls.append(1) or forward(self, h))
+    waves = _signals(LENGTHS[:4])
+    feats = F.extract_features(waves, tiny, precision="fp32", batch_seconds=100.0, cache=False)
+    assert calls, "the FFT positional convolution was not used"
+    assert tiny.model.encoder.pos_conv_embed.__class__.__name__ == "Wav2Vec2PositionalConvEmbedding"
+    for i, wave in enumerate(waves):
+        assert _rel(feats.embeddings[i], _reference(tiny, wave)) < 1e-4
+
+
+def test_no_hashing_without_cache(tiny, tmp_path, monkeypatch):
+    # Hashing serves the cache only; without one it is wasted host time.
+    df = _corpus(tmp_path, (4_000, 6_000))
+    expected = F.extract_features(df, tiny, layers=-1, precision="fp32", cache=False)
+
+    def forbidden(source):
+        raise AssertionError("content_hash called with the cache off")
+
+    monkeypatch.setattr(F, "content_hash", forbidden)
+    got = F.extract_features(df, tiny, layers=-1, precision="fp32", cache=False)
+    np.testing.assert_array_equal(got.embeddings, expected.embeddings)
+    with pytest.raises(EmocircError, match="nope.wav"):
+        F.extract_features([str(tmp_path / "nope.wav")], tiny, cache=False)
+    with pytest.raises(AssertionError, match="content_hash"):
+        F.extract_features(df, tiny, layers=-1, precision="fp32", cache_dir=tmp_path / "c")
