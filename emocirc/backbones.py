@@ -18,6 +18,7 @@ Weights are read from safetensors only and no remote code is executed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -85,7 +86,8 @@ class Backbone:
         from transformers import Wav2Vec2FeatureExtractor
 
         directory = Path(directory)
-        self.model.save_pretrained(directory, safe_serialization=True)
+        with _quiet_loading():
+            self.model.save_pretrained(directory, safe_serialization=True)
         Wav2Vec2FeatureExtractor(
             feature_size=1,
             sampling_rate=16000,
@@ -217,7 +219,8 @@ def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool]:
         # AutoModel maps any checkpoint of the family, including an
         # audio-classification one (superb/wav2vec2-base-superb-er), onto its
         # bare encoder; the head's weights are simply not loaded.
-        model = AutoModel.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **kwargs)
+        with _quiet_loading():
+            model = AutoModel.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **kwargs)
     except (OSError, ValueError) as err:
         raise EmocircError(
             f"{source}: no safetensors weights could be loaded ({err.__class__.__name__}); "
@@ -229,6 +232,20 @@ def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool]:
     except (OSError, ValueError):
         do_normalize = True
     return model, do_normalize
+
+
+@contextlib.contextmanager
+def _quiet_loading():
+    """Hide transformers' per-load progress bar (a widget in every notebook that loads a model)."""
+    from transformers.utils import logging as hf_logging
+
+    was_enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            hf_logging.enable_progress_bar()
 
 
 def _try_config(source: str, kwargs: dict):

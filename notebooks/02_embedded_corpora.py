@@ -34,8 +34,8 @@
 # %% tags=["parameters"]
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
-emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances)
-iemocap_scale = 0.2  # size of the synthetic IEMOCAP (1.0 = 900 utterances)
+emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
+iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 seed = 0  # seed of the synthetic corpora
 example_speaker = "03"  # EMODB speaker whose utterances are shown and played
 example_sentence = "a01"  # EMODB text code of the examples

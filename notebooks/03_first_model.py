@@ -30,8 +30,8 @@
 # %% tags=["parameters"]
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
-emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances)
-iemocap_scale = 0.5  # size of the synthetic IEMOCAP (1.0 = 900 utterances)
+emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
+iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
 device = "auto"
 precision = "fp32"  # "fp32" (exact), "bf16" or "auto"

@@ -27,7 +27,7 @@
 # %% tags=["parameters"]
 diary_root = None  # folder of YYYY-MM-DD/*.wav, or a CSV with path,day; None = a synthetic diary
 iemocap_root = None  # IEMOCAP folder for fitting the mapping; None = the embedded synthetic corpus
-iemocap_scale = 0.2  # size of the synthetic IEMOCAP (1.0 = 900 utterances)
+iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 days = 14  # synthetic diary: number of days (the seed's figure spans two weeks)
 recordings_per_day = 2  # synthetic diary: recordings per day
 recording_s = 20.0  # synthetic diary: seconds per recording
