@@ -1074,6 +1074,22 @@ def window_bounds(num_samples: int, window: float, hop: float) -> list[tuple[int
     return bounds
 
 
+#: Bytes of one fp32 copy of the CNN's first-layer output that a CPU forward of windows may take.
+_WINDOW_FORWARD_BYTES = 64 * 1024**2
+
+
+def _windows_per_forward(backbone: Backbone, window_samples: int) -> int:
+    """Windows per CPU forward, so that one fp32 copy of the first CNN layer's output fits the budget.
+
+    That layer (wav2vec2-base: 512 channels at a fifth of the sample rate)
+    dominates the peak, with several fp32 copies alive in its group norm:
+    32 s of audio at once took wav2vec2-base over 2 GB, 8 s about 1.2 GB.
+    """
+    config = backbone.model.config
+    bytes_per_sample = config.conv_dim[0] / config.conv_stride[0] * 4
+    return max(1, int(_WINDOW_FORWARD_BYTES // (bytes_per_sample * max(window_samples, 1))))
+
+
 def extract_windows(
     source: str | os.PathLike[str] | np.ndarray,
     model: str | os.PathLike[str] | Backbone = "tiny",
@@ -1123,6 +1139,12 @@ def extract_windows(
     if bounds[0][1] - bounds[0][0] < _min_samples(backbone):
         raise EmocircError(f"{name}: recording of {len(signal)} samples is too short for one frame")
     per_chunk = max(1, int(batch_seconds // window))
+    # Chunks set the cache's granularity; on a CPU each is forwarded a few windows at a
+    # time, so the peak stays bounded for wide CNNs too (windows need no padding, so the
+    # split changes nothing but memory).
+    per_forward = (
+        per_chunk if dev.type == "cuda" else _windows_per_forward(backbone, bounds[0][1] - bounds[0][0])
+    )
     store = FeatureCache(cache_dir, backbone.fingerprint) if cache else None
     bar = _progress_bar(len(bounds) * int(window * SAMPLE_RATE), progress)
     rows: list[np.ndarray] = []
@@ -1144,9 +1166,17 @@ def extract_windows(
         # Equal-length windows batch without padding; the last, possibly shorter
         # recording-sized one only happens when the whole signal fits one window.
         out = np.stack(
-            forward_hidden_states(
-                backbone, [signal[a:b] for a, b in chunk], layer_list, device=dev, precision=prec
-            )
+            [
+                row
+                for sub in range(0, len(chunk), per_forward)
+                for row in forward_hidden_states(
+                    backbone,
+                    [signal[a:b] for a, b in chunk[sub : sub + per_forward]],
+                    layer_list,
+                    device=dev,
+                    precision=prec,
+                )
+            ]
         )
         if store is not None:
             store.put(key, out)

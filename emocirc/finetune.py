@@ -693,6 +693,7 @@ def _finetune_split(
     # Resume from the last completed epoch, if any.
     start_epoch, rows, best = 0, [], {"error": math.inf, "epoch": 0, "state": None}
     ckpt = out / _CHECKPOINT
+    _recover_checkpoint(out)
     if (ckpt / "state.pt").is_file():
         state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
         if state["run_hash"] != run_hash:
@@ -869,6 +870,7 @@ def _finetune_split(
             rows,
         )
         shutil.rmtree(ckpt, ignore_errors=True)
+        _sweep_leftovers(out)
     accelerator.wait_for_everyone()
     return out
 
@@ -891,6 +893,47 @@ def _save_checkpoint(ckpt: Path, state: dict[str, Any], best_state: dict[str, to
     with atomic_dir(ckpt) as tmp:
         torch.save(state, tmp / "state.pt")
         torch.save(best_state or {}, tmp / "best.pt")
+
+
+def _recover_checkpoint(out: Path) -> None:
+    """Put back the previous checkpoint if a kill fell between the two renames that replace it.
+
+    :func:`~emocirc._io.atomic_dir` moves the old ``checkpoint`` aside as
+    ``.checkpoint.old-<pid>`` and then renames the new one into place; a
+    SIGKILL between the two leaves no ``checkpoint`` but a complete old one.
+    The new one (a ``.partial`` sibling) may be half-written and is never used.
+    """
+    ckpt = out / _CHECKPOINT
+    if ckpt.exists():
+        return
+    aside = [p for p in out.glob(f".{_CHECKPOINT}.old-*") if (p / "state.pt").is_file()]
+    if aside:
+        os.replace(max(aside, key=lambda p: p.stat().st_mtime_ns), ckpt)
+
+
+# Temporary siblings that emocirc's atomic writes leave in a run directory when killed.
+_LEFTOVER_PREFIXES = tuple(
+    f".{name}."
+    for name in (
+        _CHECKPOINT,
+        "encoder",
+        "log.csv",
+        "head.safetensors",
+        "label_map.json",
+        "training_config.json",
+        "metrics.json",
+    )
+)
+
+
+def _sweep_leftovers(out: Path) -> None:
+    """Remove what killed runs left half-written here; called once the run is complete."""
+    for item in out.iterdir():
+        if item.name.startswith(_LEFTOVER_PREFIXES):
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
 
 
 def _csv(rows: list[dict[str, Any]]) -> str:

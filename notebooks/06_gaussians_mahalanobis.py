@@ -87,7 +87,7 @@ print(f"{len(corpus)} utterances, layer {result.layer}, counts:", result.to_dict
 # ## How much of the variance the first components hold (Figure 16)
 
 # %%
-circplot.explained_variance(
+fig = circplot.explained_variance(
     result.pca.explained_variance_ratio_,
     title="Figure 16 (reproduced): explained variance of EMODB's embeddings",
 )
@@ -114,7 +114,7 @@ fig = circplot.scatter(
 # mean along every direction, the dashed one two.
 
 # %%
-circplot.gaussian_ellipses(
+fig = circplot.gaussian_ellipses(
     result.coords, result.labels, title="Figures 18-21 (reproduced): one Gaussian per emotion, 1 and 2 SD"
 )
 
@@ -129,7 +129,7 @@ circplot.gaussian_ellipses(
 # bootstrap resamples of utterances within each class.
 
 # %%
-circplot.mahalanobis_heatmap(
+fig = circplot.mahalanobis_heatmap(
     result.mahalanobis, title="Pooled Mahalanobis distance between emotions (95 % bootstrap interval)"
 )
 

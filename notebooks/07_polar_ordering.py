@@ -96,7 +96,7 @@ display(result.polar.drop(columns=["x", "y"]).round(2))
 display(seed_table1)
 
 # %%
-circplot.gaussian_ellipses(
+fig = circplot.gaussian_ellipses(
     result.coords, result.labels, n_std=(1.0,), title="Cluster centres (x) and 1 SD ellipses"
 )
 
@@ -148,7 +148,7 @@ print(
 )
 
 # %%
-circplot.circumplex_diagram(
+fig = circplot.circumplex_diagram(
     centroids=dict(
         zip(result.mapping.labels_, result.mapping.transform(result.mapping.centroids_).tolist(), strict=True)
     ),

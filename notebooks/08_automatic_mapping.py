@@ -93,7 +93,7 @@ pd.Series(result.mapping.to_dict())
 centres = dict(
     zip(result.mapping.labels_, result.mapping.transform(result.mapping.centroids_).tolist(), strict=True)
 )
-circplot.circumplex_diagram(
+fig = circplot.circumplex_diagram(
     centroids=centres,
     points=result.projected,
     point_labels=result.labels,

@@ -399,3 +399,28 @@ def test_no_hashing_without_cache(tiny, tmp_path, monkeypatch):
         F.extract_features([str(tmp_path / "nope.wav")], tiny, cache=False)
     with pytest.raises(AssertionError, match="content_hash"):
         F.extract_features(df, tiny, layers=-1, precision="fp32", cache_dir=tmp_path / "c")
+
+
+@pytest.mark.slow
+def test_long_recording_memory_does_not_grow_beyond_the_signal(tmp_path):
+    """benchmarks/long_recording.py on 1 and 9 minutes: peak RSS grows by the signal, not by frames."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "long_recording.py"
+    spec = importlib.util.spec_from_file_location("long_recording", script)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+
+    short = bench.measure(1, "tiny", window=4.0, hop=2.0, layers="all", workdir=tmp_path)
+    long = bench.measure(9, "tiny", window=4.0, hop=2.0, layers="all", workdir=tmp_path)
+    assert long["windows"] == 269 and long["embeddings_shape"] == [269, 5, 64] and long["finite"]
+    mib = 1024**2
+    growth = (long["peak_rss_bytes"] - short["peak_rss_bytes"]) / mib
+    signal_growth = (long["signal_bytes"] - short["signal_bytes"]) / mib
+    # Keeping every window's frame-level hidden states (5 layers x 64 dims x 50 frames/s,
+    # windows overlapping twice) would add 8 x 60 x 50 x 64 x 5 x 4 B x 2 = 59 MiB more;
+    # the CNN's output for the whole recording (64 channels at 3200 frames/s) 375 MiB.
+    frames_growth = 8 * 60 * 50 * 64 * 5 * 4 * 2 / mib
+    assert growth < signal_growth + 0.5 * frames_growth, (growth, signal_growth)
+    assert long["peak_rss_bytes"] < 2 * 1024**3

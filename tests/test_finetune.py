@@ -235,3 +235,111 @@ def test_newbob_matches_speechbrain_rule():
     # 0.30 -> 0.2996 improves by 0.13 % < 0.25 %: anneal; a worse epoch anneals again.
     assert lrs == pytest.approx([1e-4, 1e-4, 9e-5, 8.1e-5, 8.1e-5])
     assert not math.isnan(lrs[-1])
+
+
+def _finetune_command(corpus, out):
+    import sys
+
+    return [
+        sys.executable,
+        "-m",
+        "emocirc",
+        "finetune",
+        str(corpus),
+        "--out",
+        str(out),
+        "--model",
+        "tiny",
+        "--epochs",
+        "3",
+        "--lr-backbone",
+        "2e-3",
+        "--lr-head",
+        "2e-2",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
+
+
+@pytest.mark.slow
+def test_resumes_after_a_real_sigkill(cache, tmp_path):
+    """SIGKILL the CLI once epoch 1 is checkpointed; the rerun ends exactly like an uninterrupted run."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    corpus = ensure_corpus("iemocap", scale=0.05, cache_dir=cache)
+    env = {**os.environ, "EMOCIRC_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
+    whole = subprocess.run(
+        _finetune_command(corpus, tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert whole.returncode == 0, whole.stderr[-2000:]
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        _finetune_command(corpus, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 240
+        # The checkpoint directory is renamed into place whole, so its presence means epoch 1 is on disk.
+        while not (out / "checkpoint" / "state.pt").is_file():
+            assert proc.poll() is None, "the run ended before its first checkpoint appeared"
+            assert time.monotonic() < deadline, "no checkpoint within 240 s"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    # Killed mid-run: otherwise the rerun would only reuse a finished run and prove nothing.
+    assert not (out / "metrics.json").exists()
+
+    rerun = subprocess.run(
+        _finetune_command(corpus, out), env=env, capture_output=True, text=True, timeout=300
+    )
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    resumed = [line for line in rerun.stdout.splitlines() if line.startswith("resuming")]
+    assert len(resumed) == 1 and any(f"after epoch {k}" in resumed[0] for k in (1, 2, 3)), rerun.stdout
+    done_before = int(resumed[0].rsplit(" ", 1)[-1])
+    trained_now = [line for line in rerun.stdout.splitlines() if line.startswith("epoch ")]
+    assert len(trained_now) == 3 - done_before
+
+    log_whole, metrics_whole = _strip_times(tmp_path / "whole")
+    log_killed, metrics_killed = _strip_times(out)
+    assert list(log_killed["epoch"]) == [1, 2, 3]
+    pd.testing.assert_frame_equal(log_whole, log_killed, check_exact=True)
+    assert metrics_whole == metrics_killed
+    assert not (out / "checkpoint").exists()
+    # No temporary sibling of the kill survives in the finished run directory.
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.slow
+def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(cache, tmp_path):
+    """A kill inside atomic_dir's swap leaves only ``.checkpoint.old-<pid>``: it is put back and used."""
+    df = load_corpus(ensure_corpus("iemocap", scale=0.05, cache_dir=cache), four_class=True)
+    config = FinetuneConfig(epochs=2, **FAST)
+    whole = finetune(df, config, tmp_path / "whole")
+
+    def crash(epoch, _row):
+        if epoch == 1:
+            raise KeyboardInterrupt("killed")
+
+    out = tmp_path / "swapped"
+    with pytest.raises(KeyboardInterrupt):
+        finetune(df, config, out, on_epoch_end=crash)
+    # The state a SIGKILL between the two renames leaves: the old checkpoint aside,
+    # a new one half-written (never to be trusted), no checkpoint/.
+    (out / "checkpoint").rename(out / ".checkpoint.old-999999")
+    partial = out / ".checkpoint.abc123.partial"
+    partial.mkdir()
+    (partial / "state.pt").write_bytes(b"half a pickle")
+    lines = []
+    resumed = finetune(df, config, out, log=lines.append)
+    assert any("resuming" in line and "after epoch 1" in line for line in lines), lines
+    log_a, metrics_a = _strip_times(whole)
+    log_b, metrics_b = _strip_times(resumed)
+    pd.testing.assert_frame_equal(log_a, log_b)
+    assert metrics_a == metrics_b
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
