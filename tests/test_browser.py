@@ -122,8 +122,13 @@ def _check_page(browser, url: str, rel: str) -> list[str]:
         ),
     )
     page.goto(url, wait_until="networkidle")
-    problems = [f"{rel}: console error: {e}" for e in errors]
-    problems += [f"{rel}: requested an external resource: {u}" for u in external]
+    problems = [f"{rel}: requested an external resource: {u}" for u in external]
+    # Sphinx marks figures loading="lazy": load them all before judging them.
+    page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+    try:
+        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15000)
+    except Exception:  # noqa: BLE001 - reported below as the images that did not load
+        pass
     broken = page.evaluate(
         "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
     )
@@ -132,10 +137,12 @@ def _check_page(browser, url: str, rel: str) -> list[str]:
         "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
     )
     if views:
-        page.wait_for_timeout(1500)
-        rendered = page.evaluate("document.querySelectorAll('.jupyter-widgets, .widget-container').length")
-        if rendered == 0:
+        try:
+            page.wait_for_selector(".jupyter-widgets, .widget-container", timeout=15000)
+        except Exception:  # noqa: BLE001 - reported as a widget that did not render
             problems.append(f"{rel}: {views} widget view(s) but none rendered")
+    page.wait_for_load_state("networkidle")
+    problems += [f"{rel}: console error: {e}" for e in errors]
     page.screenshot(
         path=str(SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True
     )
