@@ -44,7 +44,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
     parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
     parser.add_argument(
-        "--batch-seconds", type=float, default=None, metavar="S", help="padded audio per batch"
+        "--batch-seconds",
+        type=float,
+        default=None,
+        metavar="S",
+        help="padded audio per batch (default: 8 on a CPU, 600 on a GPU)",
     )
     parser.add_argument("--frames", action="store_true", help="also store frame-level hidden states")
     parser.add_argument(
