@@ -845,6 +845,27 @@ def _batches(items: list[_Item], batch_seconds: float) -> Iterator[list[_Item]]:
         yield batch
 
 
+def _prepare(
+    model: str | os.PathLike[str] | Backbone,
+    device: str | torch.device,
+    precision: str,
+    layers: Any,
+    batch_seconds: float | None,
+) -> tuple[Backbone, torch.device, str, list[int], float]:
+    """Resolve an extraction's backbone (moved to its device), device, precision, layers and batch size."""
+    backbone = model if isinstance(model, Backbone) else load_backbone(model, "cpu")
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    layer_list = resolve_layers(layers, backbone.num_layers)
+    if batch_seconds is None:
+        batch_seconds = default_batch_seconds(dev)
+    if not batch_seconds > 0:
+        raise EmocircError(f"batch_seconds={batch_seconds!r}: expected a positive number of seconds")
+    if next(backbone.model.parameters()).device != dev:
+        backbone.model.to(dev)
+    return backbone, dev, prec, layer_list, batch_seconds
+
+
 def extract_features(
     source: Any,
     model: str | os.PathLike[str] | Backbone = "tiny",
@@ -903,16 +924,7 @@ def extract_features(
     >>> f.embeddings.shape, f.layers.tolist()
     ((2, 2, 64), [0, 4])
     """
-    backbone = model if isinstance(model, Backbone) else load_backbone(model, "cpu")
-    dev = resolve_device(device)
-    prec = resolve_precision(precision, dev)
-    layer_list = resolve_layers(layers, backbone.num_layers)
-    if batch_seconds is None:
-        batch_seconds = default_batch_seconds(dev)
-    if not batch_seconds > 0:
-        raise EmocircError(f"batch_seconds={batch_seconds!r}: expected a positive number of seconds")
-    if next(backbone.model.parameters()).device != dev:
-        backbone.model.to(dev)
+    backbone, dev, prec, layer_list, batch_seconds = _prepare(model, device, precision, layers, batch_seconds)
     ids, sources, meta = _as_table(source)
     store = FeatureCache(cache_dir, backbone.fingerprint) if cache else None
     settings = {"layers": layer_list, "pooling": "frames" if frames else "mean", "precision": prec}
@@ -943,42 +955,21 @@ def extract_features(
                 loaded.append((item, str(err)))
         return loaded
 
+    def run_batch(loaded: list) -> None:
+        _run_batch(
+            loaded, backbone, layer_list, dev, prec, frames, store, settings, results, skipped, skip_bad, bar
+        )
+
     # Audio of the next batch is read while the current one is computed.
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending = None
         for batch in _batches(todo, batch_seconds):
             future = pool.submit(load_batch, batch)
             if pending is not None:
-                _run_batch(
-                    pending.result(),
-                    backbone,
-                    layer_list,
-                    dev,
-                    prec,
-                    frames,
-                    store,
-                    settings,
-                    results,
-                    skipped,
-                    skip_bad,
-                    bar,
-                )
+                run_batch(pending.result())
             pending = future
         if pending is not None:
-            _run_batch(
-                pending.result(),
-                backbone,
-                layer_list,
-                dev,
-                prec,
-                frames,
-                store,
-                settings,
-                results,
-                skipped,
-                skip_bad,
-                bar,
-            )
+            run_batch(pending.result())
     if bar is not None:
         bar.close()
 
@@ -1124,14 +1115,7 @@ def extract_windows(
     >>> len(f), f.starts.tolist()[:3], f.embeddings.shape[1:]
     (5, [0.0, 0.5, 1.0], (1, 64))
     """
-    backbone = model if isinstance(model, Backbone) else load_backbone(model, "cpu")
-    dev = resolve_device(device)
-    prec = resolve_precision(precision, dev)
-    layer_list = resolve_layers(layers, backbone.num_layers)
-    if batch_seconds is None:
-        batch_seconds = default_batch_seconds(dev)
-    if next(backbone.model.parameters()).device != dev:
-        backbone.model.to(dev)
+    backbone, dev, prec, layer_list, batch_seconds = _prepare(model, device, precision, layers, batch_seconds)
     if isinstance(source, np.ndarray):
         name, signal, audio_hash = (
             "signal",
