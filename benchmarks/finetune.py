@@ -7,11 +7,17 @@ epoch (5,531 utterances of about 4.5 s).
 
     python benchmarks/finetune.py --model tiny --steps 30              # CPU figure
     python benchmarks/finetune.py --model base-random --batch-size 4   # GPU: bf16 autocast
+    python benchmarks/finetune.py --model base-random --batch-size 4 --graphs   # CUDA graphs
+    python benchmarks/finetune.py --model base-random --batch-size 4 --graphs --bucket   # as in training
     python benchmarks/finetune.py --model base-random --batch-size 32 --compile --bucket
 
-``--bucket`` draws lengths from 3-6 s (mean 4.5 s) and rounds each batch's
-padded length up to a 0.25 s grid, as length bucketing does, so
-``--compile`` sees few distinct shapes.  Results go to stdout (and ``--json``).
+The step is :class:`emocirc.finetune.TrainStep`, the one ``emocirc finetune``
+runs.  ``--graphs`` replays it from CUDA graphs; ``--no-fast-cnn`` runs the
+frozen CNN through the model's own modules instead of
+:func:`emocirc.features._feature_encoder`.  ``--bucket`` draws lengths from
+3-6 s (mean 4.5 s) and rounds each batch's padded length up to a 0.25 s
+grid, as length bucketing with ``pad_multiple`` does, so ``--compile`` and
+``--graphs`` see few distinct shapes.  Results go to stdout (and ``--json``).
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ import numpy as np
 import torch
 
 from emocirc.backbones import load_backbone
-from emocirc.finetune import EmotionClassifier
+from emocirc.finetune import EmotionClassifier, TrainStep
 
 IEMOCAP_UTTERANCES = 5531
 
@@ -43,6 +49,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--bucket", action="store_true", help="variable lengths, padded to a 0.25 s grid")
     p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--graphs", action="store_true", help="replay each step from a CUDA graph")
+    p.add_argument(
+        "--unfused",
+        action="store_true",
+        help="multi-tensor Adam instead of the fused one emocirc uses on CUDA",
+    )
+    p.add_argument("--module-pos-conv", action="store_true", help="the model's own positional conv (no FFT)")
+    p.add_argument("--no-fast-cnn", action="store_true", help="frozen CNN through the model's own modules")
+    p.add_argument("--profile", action="store_true", help="print the costliest operators of 5 eager steps")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
 
@@ -62,12 +77,23 @@ def main(argv: list[str] | None = None) -> dict:
         model.encoder.freeze_feature_encoder()
     elif args.mode == "frozen":
         model.encoder.requires_grad_(False)
+    model.fast_cnn = not args.no_fast_cnn
+    if args.module_pos_conv:
+        from emocirc import features
+
+        features._TUNING["pos_conv"] = "module"
     enc_params = [q for q in model.encoder.parameters() if q.requires_grad]
-    optimizers = [torch.optim.Adam(model.head.parameters(), lr=1e-4)]
+    graphs = args.graphs and device.startswith("cuda")
+    fused = not args.unfused and device.startswith("cuda")
+    adam = {"capturable": graphs, **({"fused": True} if fused else {})}
+    optimizers = [torch.optim.Adam(model.head.parameters(), lr=1e-4, **adam)]
     if enc_params:
-        optimizers.append(torch.optim.Adam(enc_params, lr=1e-5))
+        optimizers.append(torch.optim.Adam(enc_params, lr=1e-5, **adam))
     model.train()
     step_model = torch.compile(model, dynamic=False) if args.compile else model
+    train_step = TrainStep(
+        step_model, optimizers, 5.0, torch.bfloat16 if precision == "bf16" else None, graphs=graphs
+    )
     rng = np.random.default_rng(0)
     grid = 4000  # 0.25 s
 
@@ -80,26 +106,22 @@ def main(argv: list[str] | None = None) -> dict:
         else:
             lengths = np.full(args.batch_size, int(args.seconds * 16000))
             width = int(lengths.max())
-        wav = torch.randn(args.batch_size, width, device=device)
-        return (
-            wav,
-            torch.as_tensor(lengths, device=device),
-            torch.as_tensor(rng.integers(0, 4, args.batch_size), device=device),
-        )
+        # Host tensors, as the training loop hands them over (pinned: asynchronous copies).
+        wav = torch.from_numpy(rng.standard_normal((args.batch_size, width), dtype=np.float32))
+        lens = torch.as_tensor(lengths)
+        target = torch.as_tensor(rng.integers(0, 4, args.batch_size))
+        if device.startswith("cuda"):
+            wav, lens, target = wav.pin_memory(), lens.pin_memory(), target.pin_memory()
+        return wav, lens, target
+
+    # A pool of host batches, cycled: drawing 32 x 4.5 s of random samples per
+    # step would cost the host more than the training loop's own collation.
+    pool = [batch() for _ in range(8)]
+    counter = iter(range(1 << 62))
 
     def step():
-        wav, lens, target = batch()
-        with torch.autocast(
-            device_type=device.split(":")[0], dtype=torch.bfloat16, enabled=precision == "bf16"
-        ):
-            logp = step_model(wav, lens)
-        loss = torch.nn.functional.nll_loss(logp.float(), target)
-        for opt in optimizers:
-            opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        for opt in optimizers:
-            opt.step()
+        wav, lens, target = pool[next(counter) % len(pool)]
+        train_step(wav, lens, target)
         return int(lens.shape[0]), float(lens.sum()) / 16000
 
     def sync():
@@ -118,6 +140,17 @@ def main(argv: list[str] | None = None) -> dict:
     sync()
     elapsed = time.perf_counter() - tic
     rate = utts / elapsed
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
+        train_step.graphs = False
+        with profile(activities=activities) as prof:
+            for _ in range(5):
+                step()
+            sync()
+        key = "cuda_time_total" if device.startswith("cuda") else "cpu_time_total"
+        print(prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=70))
     result = {
         "model": args.model,
         "device": torch.cuda.get_device_name()
@@ -128,6 +161,12 @@ def main(argv: list[str] | None = None) -> dict:
         "batch_size": args.batch_size,
         "bucket": args.bucket,
         "compile": args.compile,
+        "graphs": graphs,
+        "fft_pos_conv": not args.module_pos_conv and not args.no_fast_cnn,
+        "fused_adam": fused,
+        "graphs_captured": train_step.num_graphs,
+        "fast_cnn": not args.no_fast_cnn,
+        "loss": train_step.mean_loss(),
         "mean_seconds": audio_s / utts,
         "steps": args.steps,
         "utterances_per_s": rate,
@@ -135,7 +174,10 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(
         f"{result['model']} {result['mode']} on {result['device']}, {precision}, batch {args.batch_size}"
-        f"{', bucketed' if args.bucket else ''}{', compiled' if args.compile else ''}: "
+        f"{', bucketed' if args.bucket else ''}{', compiled' if args.compile else ''}"
+        f"{f', CUDA graphs ({train_step.num_graphs} shapes)' if graphs else ''}"
+        f"{', model CNN' if args.no_fast_cnn else ''}{', fused Adam' if fused else ''}"
+        f"{', module pos. conv' if args.module_pos_conv else ''}: "
         f"{rate:.1f} utterances/s ({result['mean_seconds']:.2f} s each), "
         f"IEMOCAP-sized epoch ({IEMOCAP_UTTERANCES} x {args.seconds} s) {result['epoch_s_iemocap']:.1f} s"
     )

@@ -36,14 +36,20 @@ In fp32 an utterance's features are then the same, within float rounding,
 alone or inside any batch.
 
 How speed is gained: utterances are sorted by length and cut into batches of
-about ``batch_seconds`` of audio (little padding), the forward runs under
-``torch.inference_mode`` and bf16 autocast where the hardware has bf16 units,
-and stops at the highest requested layer.  On a GPU the encoder's positional
-convolution (kernel 128, 16 groups, a slow cuDNN kernel) runs as an FFT
-convolution and the batch is staged in page-locked memory and copied once;
-everywhere, the group-norm statistics of a batch are two batched matrix
-products rather than one reduction per utterance (``_TUNING`` switches each
-off, for benchmarks).
+about ``batch_seconds`` of audio (little padding); the forward runs under
+``torch.inference_mode`` and stops at the highest requested layer.  In bf16
+(the default where the hardware has bf16 units) a bf16 copy of the weights
+computes, with no autocast casts.  The first group norm is not a reduction
+over the 512-channel activations but a per-utterance affine map computed
+from the 10 x 10 covariance of the signal's windows (the convolution before
+it is linear; :func:`_first_norm_affine`).  On a GPU the CNN's convolutions
+are matrix products over row-shifted views of their input
+(:func:`_strided_conv`), the encoder's positional convolution (kernel 128,
+16 groups, a slow cuDNN kernel) is an FFT convolution, the transformer runs
+without Hugging Face's boolean-mask assignment (which waits for the GPU),
+and each batch is queued before the previous one's results are fetched, so
+the host prepares batch k+1 while the GPU computes batch k.  ``_TUNING``
+switches each of these, for ``benchmarks/extract.py``.
 
 Every result is cached on disk, one entry per utterance (or per chunk of
 windows), keyed by the backbone's fingerprint, the audio's content hash, the
@@ -79,19 +85,35 @@ REQUIRED_ARRAYS: tuple[str, ...] = ("ids", "labels", "speakers", "embeddings", "
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
 
 # Bumped whenever the computation changes, so old cache entries are not served.
-_CACHE_VERSION = 2  # 2: FFT positional convolution on CUDA
+_CACHE_VERSION = 3  # 2: FFT positional convolution on CUDA; 3: bf16 weights, analytic first group norm
 
-# GPU-path choices, switchable so benchmarks/extract.py can time each one:
-# "pos_conv": "fft" (FFT positional convolution), "module" (the model's own),
-# "auto" (FFT on CUDA, the module on a CPU, where the convolution is cheap);
-# "group_norm": "segments" (whole batch at once) or "loop" (per utterance);
+# Choices, switchable so benchmarks/extract.py can time each one:
+# "cnn": "strided" (_strided_conv), "unfold" (one product over unfolded windows),
+# "conv" (PyTorch's convolutions: oneDNN on a CPU) or "auto" (strided on CUDA, conv on a CPU);
+# "first_norm": "analytic" (_first_norm_affine) or "direct" (reduce over the activations);
+# "first_layer": "fused" (_fused_first_layer: no faster on this project's CPU, not yet
+# timed on a GPU) or "separate" (the convolution, then the affine map in place);
+# "bf16_weights": compute bf16 with a bf16 copy of the weights instead of autocast;
+# "encoder": "own" (_run_encoder's mask handling) or "hf" (the model's forward);
+# "pos_conv": "fft" (FFT positional convolution), "module" (the model's own) or
+# "auto" (FFT wherever the module is of the usual form: 2x faster than oneDNN's bf16
+# convolution on this project's CPU, 5 % of the work there, and much faster on a GPU);
+# "group_norm": "segments" (whole batch at once) or "loop" (per utterance), for group
+# norms the analytic path does not cover;
 # "cudnn_benchmark": let cuDNN time its algorithms for each new shape;
-# "pin_memory": stage each batch in page-locked memory for an asynchronous copy.
+# "pin_memory": stage each batch in page-locked memory for an asynchronous copy;
+# "pipeline": queue batch k+1 before fetching batch k (CUDA; "always": on a CPU too).
 _TUNING: dict[str, Any] = {
+    "cnn": "auto",
+    "first_norm": "analytic",
+    "first_layer": "separate",
+    "bf16_weights": True,
+    "encoder": "own",
     "pos_conv": "auto",
     "group_norm": "segments",
     "cudnn_benchmark": False,
     "pin_memory": True,
+    "pipeline": True,
 }
 
 
@@ -330,24 +352,76 @@ def _conv_lengths(lengths: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
     return torch.div(lengths - conv.kernel_size[0], conv.stride[0], rounding_mode="floor") + 1
 
 
+def frame_counts(backbone_or_config: Any, samples: Iterable[int]) -> list[int]:
+    """Valid output frames of the CNN for signals of ``samples`` samples (host arithmetic, no device)."""
+    config = getattr(backbone_or_config, "config", backbone_or_config)
+    counts = [int(n) for n in samples]
+    for kernel, stride in zip(config.conv_kernel, config.conv_stride, strict=True):
+        counts = [(n - kernel) // stride + 1 for n in counts]
+    return counts
+
+
+def _cnn_mode(device: torch.device) -> str:
+    mode = _TUNING["cnn"]
+    if mode == "auto":
+        return "strided" if device.type == "cuda" else "conv"
+    return mode
+
+
 def _feature_encoder(
-    encoder: torch.nn.Module, x: torch.Tensor, lengths: torch.Tensor, padded: bool, gemm: bool | None = None
+    encoder: torch.nn.Module,
+    x: torch.Tensor,
+    lengths: torch.Tensor,
+    padded: bool,
+    gemm: bool | None = None,
+    mode: str | None = None,
 ):
     """The CNN feature encoder with group norm over each utterance's valid frames; batch x time x channels.
 
     The convolutions are local, so each valid output frame depends only on
     valid input; the group norm of wav2vec2-base's first layer is the one
-    global operation and is computed per utterance on its valid part.  On a
-    GPU (``gemm``, the default there) each convolution runs as one matrix
-    product over unfolded windows, channels-last: cuDNN's kernels for these
-    thin 1-D convolutions leave the tensor cores idle (they dominated the
-    profile); on a CPU oneDNN's convolutions are about 1.5x faster than that.
+    global operation and is taken per utterance on its valid frames.  Output
+    frames past an utterance's valid ones (``lengths``, returned) are
+    padding: finite, and read by no valid frame.
+
+    ``mode`` picks how the convolutions run: ``"conv"`` (PyTorch's, i.e.
+    oneDNN on a CPU), ``"unfold"`` (one matrix product over unfolded windows)
+    or ``"strided"`` (the default on a GPU; :func:`_strided_conv`: matrix
+    products over row-shifted views, no copy of the input).  ``gemm`` is the
+    older switch (True: ``"unfold"``, False: ``"conv"``).  The weights' dtype
+    is the compute dtype (a bf16 copy of the model computes in bf16).
     """
-    gemm = x.device.type == "cuda" if gemm is None else gemm
-    h = x[:, :, None] if gemm else x[:, None]
-    for conv_layer in encoder.conv_layers:
+    if mode is None:
+        mode = ("unfold" if gemm else "conv") if gemm is not None else _cnn_mode(x.device)
+    layers = list(encoder.conv_layers)
+    dtype = layers[0].conv.weight.dtype
+    first_affine = None
+    if _TUNING["first_norm"] == "analytic":
+        first_affine = _first_norm_affine(x, lengths, layers[0])
+    if mode == "strided":
+        # Every layer's input must hold a whole number of its stride's rows.
+        total = 1
+        for layer in layers:
+            total *= layer.conv.stride[0]
+        extra = -x.shape[1] % total
+        if extra:
+            x = torch.nn.functional.pad(x, (0, extra))
+            padded = True  # the statistics below must skip the added samples
+    h = x[:, :, None] if mode != "conv" else x[:, None]  # channels-last, or channels-first for conv
+    h = h.to(dtype)
+    fused = first_affine is not None and _TUNING["first_layer"] == "fused"
+    for i, conv_layer in enumerate(layers):
         conv = conv_layer.conv
-        if gemm:
+        if i == 0 and fused:
+            # Convolution and normalisation in one product per utterance (weights scaled by it).
+            h = conv_layer.activation(
+                _fused_first_layer(x, conv, *first_affine, channels_last=mode != "conv")
+            )
+            lengths = _conv_lengths(lengths, conv)
+            continue
+        if mode == "strided":
+            h = _strided_conv(h, conv)
+        elif mode == "unfold":
             windows = h.unfold(1, conv.kernel_size[0], conv.stride[0])  # batch x frames x channels x kernel
             weight = conv.weight.reshape(conv.out_channels, -1)  # channels-major, like the unfold
             h = torch.nn.functional.linear(windows.reshape(*windows.shape[:2], -1), weight, conv.bias)
@@ -355,7 +429,13 @@ def _feature_encoder(
             h = conv(h)
         lengths = _conv_lengths(lengths, conv)
         norm = getattr(conv_layer, "layer_norm", None)
-        last = h if gemm else h.transpose(1, 2)  # channels-last view either way
+        if i == 0 and first_affine is not None:
+            # In place on the largest tensor of the network: B x T x C, or B x C x T for "conv".
+            axis = 1 if mode != "conv" else 2
+            scale, shift = (t.unsqueeze(axis).to(dtype) for t in first_affine)
+            h = conv_layer.activation(torch.addcmul(shift, h, scale, out=h))
+            continue
+        last = h if mode != "conv" else h.transpose(1, 2)  # channels-last view either way
         if isinstance(norm, torch.nn.GroupNorm):
             if _TUNING["group_norm"] == "loop":
                 last = _group_norm_valid(
@@ -366,8 +446,133 @@ def _feature_encoder(
         elif norm is not None:
             # LayerNorm over channels, per frame: padding cannot reach valid frames.
             last = norm(last)
-        h = conv_layer.activation(last if gemm else last.transpose(1, 2))
-    return (h if gemm else h.transpose(1, 2)), lengths
+        h = conv_layer.activation(last if mode != "conv" else last.transpose(1, 2))
+    return (h if mode != "conv" else h.transpose(1, 2)), lengths
+
+
+def _fused_first_layer(
+    x: torch.Tensor, conv: torch.nn.Conv1d, scale: torch.Tensor, shift: torch.Tensor, channels_last: bool
+) -> torch.Tensor:
+    """The first (one-channel) convolution with its group norm folded in: ``h * scale + shift`` in one product.
+
+    Each utterance gets its own kernel ``w * scale`` and bias ``b * scale +
+    shift``, applied to the signal's windows by one batched product, so the
+    largest activation of the network is written once instead of being
+    normalised in a second pass.  Frames run to ``samples // stride`` (the
+    strided CNN's layout) or to the convolution's own count (``channels_last``
+    False, for PyTorch's convolutions).
+    """
+    kernel, stride = conv.kernel_size[0], conv.stride[0]
+    dtype = conv.weight.dtype
+    if channels_last:
+        x = torch.nn.functional.pad(x, (0, stride))  # one more frame: every row of the layout
+        frames = (x.shape[1] - stride) // stride
+    else:
+        frames = (x.shape[1] - kernel) // stride + 1
+    windows = x.unfold(1, kernel, stride)[:, :frames].to(dtype)  # batch x frames x kernel
+    weight = conv.weight.float().reshape(conv.out_channels, kernel)
+    folded = (weight[None] * scale[:, :, None]).to(dtype)  # batch x channels x kernel
+    bias = shift if conv.bias is None else shift + conv.bias.float() * scale
+    if channels_last:
+        return torch.baddbmm(bias[:, None, :].to(dtype), windows, folded.transpose(1, 2))
+    return torch.baddbmm(bias[:, :, None].to(dtype), folded, windows.transpose(1, 2))
+
+
+def _strided_conv(h: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
+    """A Conv1d (no padding, dilation or groups) of channels-last ``h`` as matrix products, input never copied.
+
+    ``h`` is batch x frames x channels with frames a multiple of the stride
+    ``s``.  Seen as rows of ``s`` consecutive frames (``s * channels``
+    contiguous values), output frame ``t`` reads rows ``t .. t + g - 1``
+    (``g = ceil(kernel / s)``), so the convolution is ``g`` matrix products
+    over row-shifted views of the same memory, accumulated in place.  Output
+    has ``frames / s`` frames per utterance; its last ``g - 1`` frames read
+    the next utterance (or zeros): they lie past every valid frame.  When
+    the input is thin (the raw signal), its windows are copied instead and
+    one product is taken.
+    """
+    batch, frames, channels = h.shape
+    kernel, stride = conv.kernel_size[0], conv.stride[0]
+    weight = conv.weight.permute(0, 2, 1)  # out x kernel x in: time-major, like the rows
+    out_ch = weight.shape[0]
+    rows = h.reshape(batch * frames // stride, stride * channels)
+    groups = -(-kernel // stride)
+    used = rows.shape[0] - groups + 1
+    out = torch.empty(rows.shape[0], out_ch, device=h.device, dtype=h.dtype)
+    if used < rows.shape[0]:
+        out[used:].zero_()
+    pieces = []
+    for j in range(groups):
+        taps = min(kernel, (j + 1) * stride) - j * stride
+        pieces.append((rows[j : j + used, : taps * channels], weight[:, j * stride : j * stride + taps]))
+    if kernel * channels <= 64:  # thin input: copy the windows, one product
+        pieces = [
+            (torch.cat([a for a, _ in pieces], dim=1), weight.reshape(out_ch, kernel * channels)[:, None])
+        ]
+    for j, (a, w) in enumerate(pieces):
+        w = w.reshape(out_ch, -1).t()
+        if j:
+            out[:used].addmm_(a, w)
+        elif conv.bias is not None:
+            torch.addmm(conv.bias, a, w, out=out[:used])
+        else:
+            torch.mm(a, w, out=out[:used])
+    return out.reshape(batch, frames // stride, out_ch)
+
+
+def _first_norm_affine(
+    x: torch.Tensor, lengths: torch.Tensor, conv_layer: torch.nn.Module
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The first layer's group norm as a per-utterance affine map, from second moments of the signal.
+
+    wav2vec2-base's first convolution reads the raw signal (one channel,
+    kernel 10) and is followed by a group norm over each channel and the
+    whole utterance.  The convolution is linear, so each channel's mean and
+    variance over an utterance are ``w . m + b`` and ``w' C w`` for the mean
+    ``m`` and covariance ``C`` of the signal's 10-sample windows (a 10 x 10
+    matrix per utterance).  The normalisation is then ``h * scale + shift``
+    and the 512-channel activations are never reduced over: the reduction
+    that cost several passes over the largest tensor of the network becomes
+    a small matrix product over the signal.  Statistics are in fp32 over the
+    valid windows only.  Returns ``None`` when the layer is not of that form.
+    """
+    conv = conv_layer.conv
+    norm = getattr(conv_layer, "layer_norm", None)
+    if not isinstance(norm, torch.nn.GroupNorm) or conv.in_channels != 1 or conv.groups != 1:
+        return None
+    if conv.padding[0] != 0 or conv.dilation[0] != 1:
+        return None
+    kernel, stride = conv.kernel_size[0], conv.stride[0]
+    batch, samples = x.shape
+    out_lengths = _conv_lengths(lengths, conv)
+    with torch.autocast(device_type=x.device.type, enabled=False):
+        x = x.float()
+        frames = (samples - kernel) // stride + 1
+        windows = x.unfold(1, kernel, stride)[:, :frames]  # batch x frames x kernel (a view)
+        valid = torch.arange(frames, device=x.device)[None] < out_lengths[:, None]
+        weights = (valid / out_lengths[:, None].clamp(min=1).to(torch.float32))[:, None]  # batch x 1 x frames
+        windows = windows.contiguous()  # overlapping windows, laid out for bmm: signal-sized
+        mean = torch.bmm(weights, windows)  # batch x 1 x kernel
+        centred = windows - mean
+        cov = torch.bmm((centred * weights.transpose(1, 2)).transpose(1, 2), centred)  # batch x k x k
+        w = conv.weight.float().reshape(conv.out_channels, kernel)
+        mu = mean[:, 0] @ w.t()  # batch x channels
+        if conv.bias is not None:
+            mu = mu + conv.bias.float()
+        var = ((cov @ w.t()) * w.t()).sum(1)  # diag(w C w'): batch x channels
+        channels, groups = conv.out_channels, norm.num_groups
+        if groups != channels:
+            g_mu = mu.reshape(batch, groups, -1)
+            g_var = (var.reshape(batch, groups, -1) + (g_mu - g_mu.mean(-1, keepdim=True)) ** 2).mean(-1)
+            var = g_var.repeat_interleave(channels // groups, dim=1)
+            mu = g_mu.mean(-1).repeat_interleave(channels // groups, dim=1)
+        scale = torch.rsqrt(var + norm.eps)
+        if norm.affine:
+            scale = scale * norm.weight.float()
+        shift = -mu * scale
+        if norm.affine:
+            shift = shift + norm.bias.float()
+    return scale, shift
 
 
 def _group_norm_valid(h: torch.Tensor, lengths: list[int], norm: torch.nn.GroupNorm) -> torch.Tensor:
@@ -465,27 +670,41 @@ class _FFTPositionalConv(torch.nn.Module):
     original.
     """
 
-    def __init__(self, module: torch.nn.Module) -> None:
+    def __init__(self, module: torch.nn.Module, trainable: bool = False) -> None:
         super().__init__()
         conv = module.conv
         self.kernel = conv.kernel_size[0]
         self.pad = conv.padding[0]
         self.groups = conv.groups
-        with torch.no_grad():
-            # conv.weight runs the weight-norm parametrisation: g * v / ||v||.
-            self.weight = conv.weight.detach().float().flip(-1)  # correlation = convolution with flip
-            self.bias = None if conv.bias is None else conv.bias.detach().float()
+        self.trainable = trainable
+        if trainable:
+            # Weight norm is evaluated at every call, so gradients reach g and v.
+            self._conv = [conv]  # a list: not registered as a sub-module
+            self.weight = self.bias = None
+        else:
+            with torch.no_grad():
+                # conv.weight runs the weight-norm parametrisation: g * v / ||v||.
+                self.weight = conv.weight.detach().float().flip(-1)  # correlation = convolution with flip
+                self.bias = None if conv.bias is None else conv.bias.detach().float()
         self.trim = module.padding
         self.activation = module.activation
         self._spectra: dict[int, torch.Tensor] = {}
 
     def _spectrum(self, size: int) -> torch.Tensor:
-        """Kernel spectrum as groups x freqs x in x out, cached per transform size."""
-        if size not in self._spectra:
-            out_ch, in_per_group, _ = self.weight.shape
-            spec = torch.fft.rfft(self.weight, n=size)  # out x in/g x F
-            spec = spec.reshape(self.groups, out_ch // self.groups, in_per_group, -1)
-            self._spectra[size] = spec.permute(0, 3, 2, 1).contiguous()
+        """Kernel spectrum as groups x freqs x in x out, cached per transform size (unless trainable)."""
+        if self.trainable:
+            conv = self._conv[0]
+            weight, self.bias = conv.weight.float().flip(-1), None if conv.bias is None else conv.bias.float()
+        elif size in self._spectra:
+            return self._spectra[size]
+        else:
+            weight = self.weight
+        out_ch, in_per_group, _ = weight.shape
+        spec = torch.fft.rfft(weight, n=size)  # out x in/g x F
+        spec = spec.reshape(self.groups, out_ch // self.groups, in_per_group, -1).permute(0, 3, 2, 1)
+        if self.trainable:
+            return spec
+        self._spectra[size] = spec.contiguous()
         return self._spectra[size]
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -508,7 +727,7 @@ class _FFTPositionalConv(torch.nn.Module):
 
 
 @contextlib.contextmanager
-def _fast_pos_conv(encoder: torch.nn.Module, enabled: bool) -> Iterator[None]:
+def _fast_pos_conv(encoder: torch.nn.Module, enabled: bool, trainable: bool = False) -> Iterator[None]:
     """Swap the encoder's ``pos_conv_embed`` for :class:`_FFTPositionalConv` for one forward."""
     original = getattr(encoder, "pos_conv_embed", None)
     conv = getattr(original, "conv", None)
@@ -524,7 +743,17 @@ def _fast_pos_conv(encoder: torch.nn.Module, enabled: bool) -> Iterator[None]:
     if not usable:
         yield
         return
-    encoder.pos_conv_embed = _FFTPositionalConv(original)
+    if trainable:
+        fast = _FFTPositionalConv(original, trainable=True)
+    else:
+        # Kept with the module (its kernel spectra are worth keeping: 37k FFTs of the weights),
+        # remade when the weights change.
+        stamp = _weights_stamp(original)
+        cached = original.__dict__.get("_emocirc_fft")
+        if cached is None or cached[0] != stamp:
+            cached = original.__dict__["_emocirc_fft"] = (stamp, _FFTPositionalConv(original))
+        fast = cached[1]
+    encoder.pos_conv_embed = fast
     try:
         yield
     finally:
@@ -563,7 +792,189 @@ class _StrictFP32:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
 
 
+def _weights_stamp(module: torch.nn.Module) -> tuple:
+    """What identifies a module's current weights: where they live, their dtype and version counters.
+
+    In-place changes (an optimiser step, ``load_state_dict``) bump a tensor's
+    version; inference tensors have none, but cannot be changed outside
+    inference mode either.
+    """
+    params = list(module.parameters())
+    return (
+        tuple(p.data_ptr() for p in params),
+        tuple(0 if p.is_inference() else p._version for p in params),
+        params[0].dtype if params else None,
+        params[0].device if params else None,
+    )
+
+
+def _bf16_model(backbone: Backbone) -> torch.nn.Module:
+    """A bf16 copy of the backbone's model, kept with it and remade when its weights change.
+
+    Computing in bf16 weights saves autocast's cast of every weight and of
+    every activation at each matrix product (a third of the GPU's time in
+    copies, and 10 % on this CPU).  In-place changes to the weights (an
+    optimiser step, ``load_state_dict``) bump their version counters, which
+    invalidates the copy.
+    """
+    model = backbone.model
+    stamp = (id(model), _weights_stamp(model))
+    cached = getattr(backbone, "_bf16_copy", None)
+    if cached is None or cached[0] != stamp:
+        import copy
+
+        with torch.inference_mode(False):  # ordinary tensors, whose changes are counted
+            clone = copy.deepcopy(model).to(torch.bfloat16).eval()
+        clone.requires_grad_(False)
+        backbone._bf16_copy = (stamp, clone)  # type: ignore[attr-defined]
+        cached = backbone._bf16_copy  # type: ignore[attr-defined]
+    return cached[1]
+
+
+def _run_encoder(encoder: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None) -> None:
+    """The transformer encoder on ``hidden`` with frame ``mask`` (None: no padding), without host round trips.
+
+    Hugging Face's wav2vec2 and HuBERT encoders zero padded frames with a
+    boolean-mask assignment, which makes the host wait for the GPU at every
+    batch (the next batch cannot be prepared meanwhile).  For those two
+    post-layer-norm encoders with SDPA attention the same steps run here with
+    a multiplication and a boolean attention mask; others go through the
+    model's own forward.
+    """
+    config = getattr(encoder, "config", None)
+    own = (
+        _TUNING["encoder"] == "own"
+        and type(encoder).__name__ in ("Wav2Vec2Encoder", "HubertEncoder")
+        and getattr(config, "_attn_implementation", None) == "sdpa"
+        and not getattr(config, "do_stable_layer_norm", False)
+        and hasattr(encoder, "layer_norm")
+        and hasattr(encoder, "pos_conv_embed")
+    )
+    if not own:
+        encoder(hidden, attention_mask=mask)
+        return
+    attention = None
+    if mask is not None:
+        hidden = hidden * mask[..., None].to(hidden.dtype)
+        attention = mask[:, None, None, :].expand(-1, 1, hidden.shape[1], -1)
+    hidden = hidden + encoder.pos_conv_embed(hidden)
+    hidden = encoder.dropout(encoder.layer_norm(hidden))
+    for layer in encoder.layers:
+        out = layer(hidden, attention_mask=attention)
+        hidden = out[0] if isinstance(out, tuple) else out
+
+
+@dataclass
+class _Launched:
+    """A batch whose forward pass has been queued: results still on the device."""
+
+    stacked: torch.Tensor  # L x B x D, or L x B x T x D with frames
+    frame_counts: list[int]
+    frames: bool
+
+
 @torch.inference_mode()
+def _launch(
+    backbone: Backbone,
+    waves: Sequence[np.ndarray],
+    layers: Sequence[int],
+    *,
+    device: torch.device,
+    precision: str,
+    frames: bool,
+) -> _Launched:
+    """Queue the forward pass of one batch; nothing here waits for the device."""
+    layers = list(layers)
+    top = max(layers)
+    if top > backbone.num_layers:
+        raise EmocircError(f"layer {top}: the backbone has hidden states 0..{backbone.num_layers}")
+    bf16_copy = precision == "bf16" and _TUNING["bf16_weights"]
+    model = _bf16_model(backbone) if bf16_copy else backbone.model
+    cuda = device.type == "cuda"
+    mode = _cnn_mode(device)
+    counts = frame_counts(model, [len(w) for w in waves])
+    width = max(len(w) for w in waves)
+    if mode == "strided":
+        total = int(np.prod(model.config.conv_stride))
+        width = -(-width // total) * total
+    lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
+    padded = bool((lengths != width).any())
+    # Padded on the host (length-sorted batches carry little padding) and copied
+    # once, from page-locked memory without blocking on a GPU: no boolean-mask
+    # scatter on the device, which would wait for the GPU to count the mask.
+    staged = torch.zeros((len(waves), width), pin_memory=cuda and _TUNING["pin_memory"])
+    staged_np = staged.numpy()
+    for i, wave in enumerate(waves):
+        staged_np[i, : len(wave)] = wave
+    x = staged.to(device, non_blocking=True)
+    lengths_dev = lengths.to(device, non_blocking=True)
+    if backbone.do_normalize:
+        # The feature extractor's zero-mean unit-variance step, on valid samples only.
+        sample_mask = torch.arange(x.shape[1], device=device)[None] < lengths_dev[:, None]
+        n = lengths_dev[:, None].to(torch.float32)
+        mean = x.sum(1, keepdim=True) / n
+        var = (((x - mean) * sample_mask) ** 2).sum(1, keepdim=True) / n
+        x = (x - mean) / torch.sqrt(var + 1e-7) * sample_mask
+
+    wanted = set(layers)
+    kept: dict[int, torch.Tensor] = {}
+    weights: list[torch.Tensor] = []  # batch x 1 x frames, each row summing to 1 over valid frames
+
+    def keep(index: int, hidden: torch.Tensor) -> None:
+        if index in wanted:
+            # Pool as soon as a layer is out, in fp32, so only one layer at a time lives in fp32.
+            with torch.autocast(device_type=device.type, enabled=False):
+                kept[index] = hidden.float() if frames else torch.bmm(weights[0], hidden.float())[:, 0]
+        if index == top:
+            raise _StopForward
+
+    def keep_input(module, args, kwargs):
+        keep(0, args[0] if args else kwargs["hidden_states"])
+
+    def keep_output(index: int):
+        def hook(module, args, output):
+            keep(index, output[0] if isinstance(output, tuple) else output)
+
+        return hook
+
+    encoder_layers = model.encoder.layers
+    handles = [encoder_layers[0].register_forward_pre_hook(keep_input, with_kwargs=True)]
+    handles += [encoder_layers[i - 1].register_forward_hook(keep_output(i)) for i in range(1, top + 1)]
+    strict = _StrictFP32() if precision == "fp32" else contextlib.nullcontext()
+    fft = _TUNING["pos_conv"] in ("fft", "auto")
+    try:
+        with (
+            strict,
+            _CudnnBenchmark(cuda and _TUNING["cudnn_benchmark"]),
+            _fast_pos_conv(model.encoder, fft),
+            _autocast(device, "fp32" if bf16_copy else precision),
+        ):
+            feats, frame_lengths = _feature_encoder(
+                model.feature_extractor, x, lengths_dev, padded, mode=mode
+            )
+            feats = feats[:, : max(counts)]  # the strided CNN leaves whole rows of padding
+            projected = model.feature_projection(feats)
+            hidden = projected[0] if isinstance(projected, tuple) else projected
+            frame_mask = torch.arange(hidden.shape[1], device=device)[None] < frame_lengths[:, None]
+            weights.append((frame_mask / frame_lengths[:, None]).float()[:, None])
+            try:
+                _run_encoder(model.encoder, hidden, frame_mask if len(set(counts)) > 1 else None)
+            except _StopForward:
+                pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    return _Launched(torch.stack([kept[i] for i in layers]), counts, frames)
+
+
+def _collect(launched: _Launched) -> list[np.ndarray]:
+    """Wait for a launched batch and return one float32 array per signal."""
+    stacked = launched.stacked.cpu().numpy()  # L x B x (T x) D
+    if launched.frames:
+        return [np.ascontiguousarray(stacked[:, i, :n]) for i, n in enumerate(launched.frame_counts)]
+    return [np.ascontiguousarray(stacked[:, i]) for i in range(stacked.shape[1])]
+
+
 def forward_hidden_states(
     backbone: Backbone,
     waves: Sequence[np.ndarray],
@@ -605,82 +1016,8 @@ def forward_hidden_states(
     >>> alone.shape, bool(np.allclose(alone, batched, rtol=1e-4, atol=1e-5))
     ((2, 64), True)
     """
-    model = backbone.model
-    device = device if device is not None else next(model.parameters()).device
-    layers = list(layers)
-    top = max(layers)
-    if top > backbone.num_layers:
-        raise EmocircError(f"layer {top}: the backbone has hidden states 0..{backbone.num_layers}")
-    lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
-    padded = bool((lengths != lengths[0]).any())
-    cuda = device.type == "cuda"
-    # Padded on the host (length-sorted batches carry little padding) and copied
-    # once, from page-locked memory without blocking on a GPU: no boolean-mask
-    # scatter on the device, which would wait for the GPU to count the mask.
-    staged = torch.zeros((len(waves), int(lengths.max())), pin_memory=cuda and _TUNING["pin_memory"])
-    staged_np = staged.numpy()
-    for i, wave in enumerate(waves):
-        staged_np[i, : len(wave)] = wave
-    x = staged.to(device, non_blocking=True)
-    lengths_dev = lengths.to(device, non_blocking=True)
-    sample_mask = torch.arange(x.shape[1], device=device)[None] < lengths_dev[:, None]
-    if backbone.do_normalize:
-        # The feature extractor's zero-mean unit-variance step, on valid samples only.
-        n = lengths_dev[:, None].to(torch.float32)
-        mean = x.sum(1, keepdim=True) / n
-        var = (((x - mean) * sample_mask) ** 2).sum(1, keepdim=True) / n
-        x = (x - mean) / torch.sqrt(var + 1e-7) * sample_mask
-
-    wanted = set(layers)
-    kept: dict[int, torch.Tensor] = {}
-    weights: list[torch.Tensor] = []  # batch x 1 x frames, each row summing to 1 over valid frames
-
-    def keep(index: int, hidden: torch.Tensor) -> None:
-        if index in wanted:
-            # Pool as soon as a layer is out, in fp32, so only one layer at a time lives in fp32.
-            with torch.autocast(device_type=device.type, enabled=False):
-                kept[index] = hidden.float() if frames else torch.bmm(weights[0], hidden.float())[:, 0]
-        if index == top:
-            raise _StopForward
-
-    def keep_input(module, args, kwargs):
-        keep(0, args[0] if args else kwargs["hidden_states"])
-
-    def keep_output(index: int):
-        def hook(module, args, output):
-            keep(index, output[0] if isinstance(output, tuple) else output)
-
-        return hook
-
-    encoder_layers = model.encoder.layers
-    handles = [encoder_layers[0].register_forward_pre_hook(keep_input, with_kwargs=True)]
-    handles += [encoder_layers[i - 1].register_forward_hook(keep_output(i)) for i in range(1, top + 1)]
-    strict = _StrictFP32() if precision == "fp32" else contextlib.nullcontext()
-    fft = _TUNING["pos_conv"] == "fft" or (_TUNING["pos_conv"] == "auto" and cuda)
-    try:
-        with (
-            strict,
-            _CudnnBenchmark(cuda and _TUNING["cudnn_benchmark"]),
-            _fast_pos_conv(model.encoder, fft),
-            _autocast(device, precision),
-        ):
-            feats, frame_lengths = _feature_encoder(model.feature_extractor, x, lengths_dev, padded)
-            projected = model.feature_projection(feats)
-            hidden = projected[0] if isinstance(projected, tuple) else projected
-            frame_mask = torch.arange(hidden.shape[1], device=device)[None] < frame_lengths[:, None]
-            weights.append((frame_mask / frame_lengths[:, None]).float()[:, None])
-            try:
-                model.encoder(hidden, attention_mask=frame_mask if padded else None)
-            except _StopForward:
-                pass
-    finally:
-        for handle in handles:
-            handle.remove()
-
-    stacked = torch.stack([kept[i] for i in layers]).cpu().numpy()  # L x B x (T x) D
-    if frames:
-        return [np.ascontiguousarray(stacked[:, i, :n]) for i, n in enumerate(frame_lengths.tolist())]
-    return [np.ascontiguousarray(stacked[:, i]) for i in range(len(waves))]
+    device = device if device is not None else next(backbone.model.parameters()).device
+    return _collect(_launch(backbone, waves, layers, device=device, precision=precision, frames=frames))
 
 
 # --------------------------------------------------------------------------- the cache
@@ -955,21 +1292,38 @@ def extract_features(
                 loaded.append((item, str(err)))
         return loaded
 
-    def run_batch(loaded: list) -> None:
-        _run_batch(
-            loaded, backbone, layer_list, dev, prec, frames, store, settings, results, skipped, skip_bad, bar
-        )
+    def finish(started) -> None:
+        _finish_batch(started, store, settings, results, skipped, skip_bad, bar)
 
-    # Audio of the next batch is read while the current one is computed.
+    # Audio of the next batch is read while the current one is computed, and a
+    # batch's forward pass is queued before the previous one's results are
+    # fetched, so on a GPU the host's work overlaps the device's.
     with ThreadPoolExecutor(max_workers=1) as pool:
-        pending = None
-        for batch in _batches(todo, batch_seconds):
-            future = pool.submit(load_batch, batch)
+        pending, in_flight = None, None
+        for batch in [*_batches(todo, batch_seconds), None]:
+            future = pool.submit(load_batch, batch) if batch is not None else None
             if pending is not None:
-                run_batch(pending.result())
+                try:
+                    started = _start_batch(pending.result(), backbone, layer_list, dev, prec, frames)
+                except BaseException:
+                    if in_flight is not None:
+                        finish(in_flight)  # keep (and cache) what was computed
+                    raise
+                if in_flight is not None:
+                    try:
+                        finish(in_flight)
+                    except EmocircError:
+                        # Stopping on a bad file: keep (and cache) the batch already queued too.
+                        _finish_batch(started, store, settings, results, [], True, bar)
+                        raise
+                in_flight = started
+                overlap = _TUNING["pipeline"] == "always" or (_TUNING["pipeline"] and dev.type == "cuda")
+                if not overlap:  # on a CPU the batch is computed already: nothing to overlap
+                    finish(in_flight)
+                    in_flight = None
             pending = future
-        if pending is not None:
-            run_batch(pending.result())
+        if in_flight is not None:
+            finish(in_flight)
     if bar is not None:
         bar.close()
 
@@ -996,10 +1350,8 @@ def extract_features(
     )
 
 
-def _run_batch(
-    loaded, backbone, layers, device, precision, frames, store, settings, results, skipped, skip_bad, bar
-):
-    """Compute and cache the good signals of a batch, then stop on (or list) the bad ones."""
+def _start_batch(loaded, backbone, layers, device, precision, frames):
+    """Sort a loaded batch into good signals and problems, and queue the good ones' forward pass."""
     good, problems = [], []
     minimum = _min_samples(backbone)
     for item, wave in loaded:
@@ -1011,11 +1363,19 @@ def _run_batch(
             )
         else:
             good.append((item, wave))
+    launched = None
     if good:
-        outputs = forward_hidden_states(
+        launched = _launch(
             backbone, [w for _, w in good], layers, device=device, precision=precision, frames=frames
         )
-        for (item, wave), out in zip(good, outputs, strict=True):
+    return good, problems, launched
+
+
+def _finish_batch(started, store, settings, results, skipped, skip_bad, bar) -> None:
+    """Fetch and cache a started batch's results, then stop on (or list) its bad files."""
+    good, problems, launched = started
+    if launched is not None:
+        for (item, wave), out in zip(good, _collect(launched), strict=True):
             results[item.index] = out
             if store is not None:
                 store.put(store.key(item.audio_hash, **settings), out)

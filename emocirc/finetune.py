@@ -27,9 +27,16 @@ derived from ``(seed, epoch)``, so resuming at an epoch boundary reproduces
 the data order and dropout masks exactly.
 
 The loop runs through Hugging Face ``accelerate``: on one CPU it is plain
-deterministic PyTorch; on GPUs it uses bf16 autocast, and under
+deterministic PyTorch; on GPUs it uses bf16 autocast and fused Adam, and under
 ``accelerate launch -m emocirc finetune ...`` it shards batches over the
 processes with no code change.
+
+Speed without changing the recipe: a frozen CNN runs through
+:func:`emocirc.features._feature_encoder` (same result, no autograd record);
+on CUDA the encoder's positional convolution is an FFT convolution with
+gradients; on one GPU ``cuda_graphs`` replays each step from a CUDA graph
+(:class:`TrainStep`), which pays off when batch shapes repeat
+(``pad_multiple``).  Measurements: ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -68,8 +75,12 @@ PROTOCOLS: tuple[str, ...] = (
     "leave-one-speaker-out",
 )
 #: Fields of :class:`FinetuneConfig` that do not change what is learned (left out of the run hash).
-_NOT_HASHED = ("device", "compile")
+_NOT_HASHED = ("device", "compile", "cuda_graphs")
+#: Fields left out of the run hash while they keep these defaults (hashes of older runs stay valid).
+_HASHED_UNLESS_DEFAULT = {"pad_multiple": 0.0}
 _CHECKPOINT = "checkpoint"
+#: Bumped whenever training computes differently, so finished runs of older code are not reused.
+_TRAINING_VERSION = "train-2"  # 2: frozen CNN through emocirc.features, FFT positional convolution on CUDA
 
 
 @dataclass
@@ -119,6 +130,15 @@ class FinetuneConfig:
         ``"auto"`` (bf16 on CUDA, none on CPU), ``"bf16"``, ``"fp16"`` or ``"no"``.
     compile:
         Wrap the model in ``torch.compile`` (GPU speed-up; not hashed).
+    cuda_graphs:
+        Replay each training step from a CUDA graph per batch shape
+        (:class:`TrainStep`; one CUDA process; not hashed).  Pays off when
+        shapes repeat: with fixed-length crops or ``pad_multiple``.
+    pad_multiple:
+        Pad each training batch to a multiple of this many seconds (0: to
+        its longest utterance, as the recipe does).  Fewer distinct shapes
+        for ``cuda_graphs`` and ``compile``, at the price of more zero
+        padding seen by group-norm encoders.
     device:
         ``"auto"``, ``"cpu"``, ``"cuda"``... (not hashed; ``accelerate launch`` decides when used).
 
@@ -152,6 +172,8 @@ class FinetuneConfig:
     eval_batch_size: int = 1
     mixed_precision: str = "auto"
     compile: bool = False
+    cuda_graphs: bool = False
+    pad_multiple: float = 0.0
     device: str = "auto"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -167,6 +189,8 @@ class FinetuneConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise EmocircError(f"{name}={value!r}: expected a positive integer")
+        if not (isinstance(self.pad_multiple, (int, float)) and self.pad_multiple >= 0):
+            raise EmocircError(f"pad_multiple={self.pad_multiple!r}: expected seconds >= 0")
         for name in ("lr_backbone", "lr_head", "max_grad_norm"):
             if not getattr(self, name) > 0:
                 raise EmocircError(f"{name}={getattr(self, name)!r}: expected a positive number")
@@ -192,7 +216,11 @@ class FinetuneConfig:
 
     def hash(self) -> str:
         """Hash of every setting that changes what is learned (16 hex characters)."""
-        data = {k: v for k, v in self.to_dict().items() if k not in _NOT_HASHED}
+        data = {
+            k: v
+            for k, v in self.to_dict().items()
+            if k not in _NOT_HASHED and not (k in _HASHED_UNLESS_DEFAULT and v == _HASHED_UNLESS_DEFAULT[k])
+        }
         return _digest(json.dumps(data, sort_keys=True, default=str))
 
 
@@ -250,6 +278,8 @@ class EmotionClassifier(nn.Module):
         self.labels = list(labels)
         self.do_normalize = do_normalize
         self.head = nn.Linear(int(encoder.config.hidden_size), len(self.labels), bias=False)
+        #: Run a frozen CNN with :func:`emocirc.features._feature_encoder` (same result, faster).
+        self.fast_cnn = True
 
     def pool(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Mean of the last hidden state over each utterance's valid frames."""
@@ -263,14 +293,80 @@ class EmotionClassifier(nn.Module):
         if getattr(self.encoder.config, "feat_extract_norm", "group") == "layer":
             steps = torch.arange(waveforms.shape[1], device=waveforms.device)
             mask = (steps[None, :] < lengths[:, None]).long()
-        hidden = self.encoder(waveforms, attention_mask=mask).last_hidden_state
+        if mask is None and self._fast_cnn_usable():
+            hidden = self._encode_fast(waveforms)
+        else:
+            hidden = self.encoder(waveforms, attention_mask=mask).last_hidden_state
         frames = self.encoder._get_feat_extract_output_lengths(lengths).clamp(min=1, max=hidden.shape[1])
         valid = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < frames[:, None]
         valid = valid.to(hidden.dtype).unsqueeze(-1)
         return (hidden * valid).sum(dim=1) / frames.to(hidden.dtype).unsqueeze(-1)
 
+    def _fast_cnn_usable(self) -> bool:
+        """Whether the CNN needs no gradient here, and the model is one whose forward :meth:`_encode_fast` repeats."""
+        config = self.encoder.config
+        frozen = not torch.is_grad_enabled() or not any(
+            p.requires_grad for p in self.encoder.feature_extractor.parameters()
+        )
+        return (
+            self.fast_cnn
+            and frozen
+            and type(self.encoder).__name__ in ("Wav2Vec2Model", "HubertModel")
+            and not getattr(config, "add_adapter", False)
+            and not (self.training and getattr(config, "apply_spec_augment", False))
+        )
+
+    def _encode_fast(self, waveforms: torch.Tensor) -> torch.Tensor:
+        """The encoder's forward with its frozen CNN run by :func:`emocirc.features._feature_encoder`.
+
+        Same result as the model's own forward (the group norm sees the zero
+        padding here too, as in the recipe), computed as a few large matrix
+        products with the first group norm from the signal's second moments,
+        in the autocast dtype, with no autograd record.
+        """
+        from emocirc.features import _TUNING, _fast_pos_conv, _feature_encoder, frame_counts
+
+        fe = self.encoder.feature_extractor
+        dtype = (
+            torch.get_autocast_dtype(waveforms.device.type)
+            if torch.is_autocast_enabled(waveforms.device.type)
+            else fe.conv_layers[0].conv.weight.dtype
+        )
+        cnn = _frozen_copy(self, fe, dtype)
+        batch, width = waveforms.shape
+        with torch.no_grad(), torch.autocast(device_type=waveforms.device.type, enabled=False):
+            full = torch.full((batch,), width, device=waveforms.device, dtype=torch.long)
+            feats, _ = _feature_encoder(cnn, waveforms.float(), full, padded=False)
+            feats = feats[:, : frame_counts(self.encoder, [width])[0]]
+        projected = self.encoder.feature_projection(feats)
+        hidden = projected[0] if isinstance(projected, tuple) else projected
+        # The positional convolution (kernel 128, 16 groups) as an FFT convolution with gradients:
+        # cuDNN's kernels for it took more than half of a training step on an H100.
+        fft = _TUNING["pos_conv"] == "fft" or (_TUNING["pos_conv"] == "auto" and waveforms.is_cuda)
+        with _fast_pos_conv(self.encoder.encoder, fft, trainable=True):
+            out = self.encoder.encoder(hidden, attention_mask=None)
+        return out[0] if isinstance(out, tuple) else out.last_hidden_state
+
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.head(self.pool(waveforms, lengths)).float(), dim=-1)
+
+
+def _frozen_copy(owner: nn.Module, module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A copy of ``module`` in ``dtype`` kept on ``owner``, remade when the weights change (version counters)."""
+    params = list(module.parameters())
+    if params[0].dtype == dtype:
+        return module
+    from emocirc.features import _weights_stamp
+
+    stamp = (dtype, _weights_stamp(module))
+    cached = owner.__dict__.get("_frozen_cnn")
+    if cached is None or cached[0] != stamp:
+        import copy
+
+        clone = copy.deepcopy(module).to(dtype)
+        clone.requires_grad_(False)
+        owner.__dict__["_frozen_cnn"] = cached = (stamp, clone)
+    return cached[1]
 
 
 def _normalize(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -421,7 +517,7 @@ def _batches(
 
 
 def _collate(
-    waves: Sequence[np.ndarray], rng: np.random.Generator | None, crop: int | None
+    waves: Sequence[np.ndarray], rng: np.random.Generator | None, crop: int | None, multiple: int = 0
 ) -> tuple[torch.Tensor, torch.Tensor]:
     pieces = []
     for wav in waves:
@@ -430,13 +526,178 @@ def _collate(
             wav = wav[start : start + crop]
         pieces.append(wav)
     lengths = np.array([len(w) for w in pieces])
-    batch = np.zeros((len(pieces), lengths.max()), dtype=np.float32)
+    width = int(lengths.max())
+    if multiple > 0:
+        width = -(-width // multiple) * multiple
+    batch = np.zeros((len(pieces), width), dtype=np.float32)
     for i, wav in enumerate(pieces):
         batch[i, : len(wav)] = wav
     return torch.from_numpy(batch), torch.from_numpy(lengths)
 
 
 # --------------------------------------------------------------------------- training
+
+
+class TrainStep:
+    """One optimisation step of the recipe, optionally replayed from CUDA graphs.
+
+    A step is: forward under autocast, NLL on the log-probabilities,
+    gradients, global-norm clipping, and a step of each Adam optimiser.  At
+    the recipe's batch of 4 a GPU step is a few hundred small kernels, and
+    launching them from Python takes longer than running them.  With
+    ``graphs`` (CUDA, one process) each batch shape is run eagerly twice
+    (real steps, on a side stream, which also warms cuBLAS and the
+    optimisers' state), then captured once as a CUDA graph of the whole step
+    and replayed for every later batch of that shape: inputs are copied into
+    the graph's own tensors and one launch runs the step.  Batches of a
+    shape not captured (more than ``max_graphs`` shapes) run eagerly.  The
+    optimisers must be built with ``capturable=True``; call
+    :meth:`learning_rates_changed` after changing a learning rate (the rates
+    are constants of a captured graph, so the graphs are captured again).
+    Losses stay on the device; :meth:`mean_loss` reads them once.
+
+    Parameters
+    ----------
+    model:
+        Maps ``(waveforms, lengths)`` to log-probabilities.
+    optimizers:
+        Stepped in order after clipping.
+    max_grad_norm:
+        Global L2 norm the gradients are clipped to.
+    autocast_dtype:
+        ``torch.bfloat16``/``torch.float16`` for mixed precision, ``None`` for none.
+    backward, clip:
+        How to back-propagate and clip in the eager path (an Accelerator's
+        ``backward`` and ``clip_grad_norm_`` under ``accelerate``).
+    graphs:
+        Capture and replay CUDA graphs (requires a CUDA model and no fp16 loss scaling).
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        optimizers: Sequence[torch.optim.Optimizer],
+        max_grad_norm: float,
+        autocast_dtype: torch.dtype | None = None,
+        *,
+        backward: Callable[[torch.Tensor], None] | None = None,
+        clip: Callable[[Any, float], Any] | None = None,
+        graphs: bool = False,
+        max_graphs: int = 16,
+        warmup: int = 2,
+    ) -> None:
+        self.model = model
+        self.optimizers = list(optimizers)
+        self.max_grad_norm = max_grad_norm
+        self.autocast_dtype = autocast_dtype
+        self._backward = backward or (lambda loss: loss.backward())
+        self._clip = clip or torch.nn.utils.clip_grad_norm_
+        self.graphs = graphs
+        self.max_graphs = max_graphs
+        self.warmup = warmup
+        self._params = [p for p in model.parameters() if p.requires_grad]
+        self._seen: dict[tuple, int] = {}
+        self._captured: dict[tuple, tuple[Any, ...]] = {}
+        self._losses: list[torch.Tensor] = []
+        self._stream = None
+
+    def _autocast(self, device: torch.device):
+        if self.autocast_dtype is None:
+            return torch.autocast(device_type=device.type, enabled=False)
+        # Cached casts must not outlive a graph capture.
+        return torch.autocast(device_type=device.type, dtype=self.autocast_dtype, cache_enabled=False)
+
+    def _eager(
+        self, wav: torch.Tensor, lens: torch.Tensor, target: torch.Tensor, graph_safe: bool
+    ) -> torch.Tensor:
+        with self._autocast(wav.device):
+            logp = self.model(wav, lens)
+        loss = nn.functional.nll_loss(logp.float(), target)
+        for opt in self.optimizers:
+            opt.zero_grad(set_to_none=True)
+        if graph_safe:
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self._params, self.max_grad_norm, foreach=True)
+        else:
+            self._backward(loss)
+            self._clip(self.model.parameters(), self.max_grad_norm)
+        for opt in self.optimizers:
+            opt.step()
+        return loss.detach()
+
+    def __call__(self, wav: torch.Tensor, lens: torch.Tensor, target: torch.Tensor) -> None:
+        """Run one step on host or device tensors (moved to the model's device)."""
+        device = self._params[0].device if self._params else wav.device
+        if not (self.graphs and device.type == "cuda"):
+            wav, lens, target = (t.to(device, non_blocking=True) for t in (wav, lens, target))
+            loss = self._eager(wav, lens, target, graph_safe=False)
+            self._losses.append(loss)
+            return
+        shape = (tuple(wav.shape), str(wav.dtype))
+        captured = self._captured.get(shape)
+        if captured is None:
+            seen = self._seen[shape] = self._seen.get(shape, 0) + 1
+            if seen <= self.warmup or len(self._captured) >= self.max_graphs:
+                self._losses.append(self._side_stream_step(wav, lens, target, device))
+                return
+            captured = self._capture(wav, lens, target, device)
+        graph, s_wav, s_lens, s_target, s_loss = captured
+        s_wav.copy_(wav, non_blocking=True)
+        s_lens.copy_(lens, non_blocking=True)
+        s_target.copy_(target, non_blocking=True)
+        graph.replay()
+        self._losses.append(s_loss.clone())
+
+    def _side_stream_step(self, wav, lens, target, device) -> torch.Tensor:
+        if self._stream is None:
+            self._stream = torch.cuda.Stream(device)
+        self._stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.cuda.stream(self._stream):
+            wav, lens, target = (t.to(device, non_blocking=True) for t in (wav, lens, target))
+            loss = self._eager(wav, lens, target, graph_safe=True)
+        main = torch.cuda.current_stream(device)
+        main.wait_stream(self._stream)
+        loss.record_stream(main)  # read later on the main stream
+        return loss
+
+    def _capture(self, wav, lens, target, device) -> tuple[Any, ...]:
+        s_wav, s_lens, s_target = (t.to(device, non_blocking=True).clone() for t in (wav, lens, target))
+        graph = torch.cuda.CUDAGraph()
+        for opt in self.optimizers:
+            # Gradients made inside the capture live in the graph's memory pool.
+            opt.zero_grad(set_to_none=True)
+        with torch.cuda.graph(graph):
+            with self._autocast(device):
+                logp = self.model(s_wav, s_lens)
+            loss = nn.functional.nll_loss(logp.float(), s_target)
+            loss.backward()
+            # Keep no reference to the autograd graph: its nodes belong to the capture's stream.
+            s_loss = loss.detach()
+            del loss, logp
+            torch.nn.utils.clip_grad_norm_(self._params, self.max_grad_norm, foreach=True)
+            for opt in self.optimizers:
+                opt.step()
+        captured = (graph, s_wav, s_lens, s_target, s_loss)
+        self._captured[(tuple(wav.shape), str(wav.dtype))] = captured
+        return captured
+
+    def learning_rates_changed(self) -> None:
+        """Drop the captured graphs: they hold the learning rates they were captured with."""
+        self._captured.clear()
+
+    @property
+    def num_graphs(self) -> int:
+        """How many batch shapes are being replayed from a CUDA graph."""
+        return len(self._captured)
+
+    def mean_loss(self, reset: bool = True) -> float:
+        """Mean training loss since the last reset (one device read)."""
+        if not self._losses:
+            return float("nan")
+        value = float(torch.stack([loss.float() for loss in self._losses]).mean())
+        if reset:
+            self._losses = []
+        return value
 
 
 def _resolve_device(device: str) -> str:
@@ -600,7 +861,7 @@ def finetune_cached(
 
         corpus_root = ensure_corpus("iemocap", seed=config.seed, scale=scale, cache_dir=cache_dir)
     df = load_corpus(corpus_root, format=format, four_class=True)
-    key = _digest(config.hash() + data_fingerprint(prepare_table(df, config.labels)))
+    key = _digest(config.hash() + data_fingerprint(prepare_table(df, config.labels)) + _TRAINING_VERSION)
     out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return finetune(df, config, out / "runs" / key, progress=progress, log=log)
 
@@ -630,7 +891,7 @@ def _finetune_split(
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
 ) -> Path:
     from accelerate import Accelerator
-    from accelerate.utils import DistributedDataParallelKwargs
+    from accelerate.utils import AutocastKwargs, DistributedDataParallelKwargs
 
     say = log or (lambda _msg: None)
     parts = {name: np.asarray(getattr(split, name), dtype=np.int64) for name in ("train", "valid", "test")}
@@ -648,7 +909,7 @@ def _finetune_split(
         say(f"warning: training set of {split.name} lacks {absent}")
     data_hash = data_fingerprint(table)
     split_hash = _digest(json.dumps({k: v.tolist() for k, v in parts.items()}))
-    run_hash = _digest(config.hash() + data_hash + split_hash)
+    run_hash = _digest(config.hash() + data_hash + split_hash + _TRAINING_VERSION)
     if _run_is_finished(out, run_hash):
         shutil.rmtree(out / _CHECKPOINT, ignore_errors=True)
         say(f"{out}: finished run found, reused")
@@ -658,11 +919,14 @@ def _finetune_split(
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if device.startswith("cuda") else "no"
-    accelerator = Accelerator(
-        cpu=device == "cpu",
-        mixed_precision=precision,
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+    want_graphs = (
+        config.cuda_graphs and device.startswith("cuda") and precision != "fp16" and not config.compile
     )
+    handlers: list[Any] = [DistributedDataParallelKwargs(find_unused_parameters=True)]
+    if want_graphs:
+        # Autocast's cache of cast weights must not be kept across a graph capture.
+        handlers.append(AutocastKwargs(cache_enabled=False))
+    accelerator = Accelerator(cpu=device == "cpu", mixed_precision=precision, kwargs_handlers=handlers)
 
     from emocirc.backbones import load_backbone
 
@@ -681,8 +945,16 @@ def _finetune_split(
     elif config.mode == "frozen":
         encoder.requires_grad_(False)
     encoder_params = [p for p in encoder.parameters() if p.requires_grad]
-    opt_head = torch.optim.Adam(model.head.parameters(), lr=config.lr_head)
-    opt_encoder = torch.optim.Adam(encoder_params, lr=config.lr_backbone) if encoder_params else None
+    # fp16 loss scaling checks for inf on the host; several processes synchronise gradients.
+    graphs = want_graphs and accelerator.num_processes == 1
+    if config.cuda_graphs and not graphs:
+        say(
+            "note: cuda_graphs needs one CUDA process, bf16 or no mixed precision and no compile; running eagerly"
+        )
+    # On CUDA one fused kernel per step instead of a few per parameter group.
+    adam = {"capturable": graphs, **({"fused": True} if device.startswith("cuda") else {})}
+    opt_head = torch.optim.Adam(model.head.parameters(), lr=config.lr_head, **adam)
+    opt_encoder = torch.optim.Adam(encoder_params, lr=config.lr_backbone, **adam) if encoder_params else None
     sched_head = NewBob(
         config.lr_head, config.annealing_factor, config.improvement_threshold, config.patience
     )
@@ -729,6 +1001,17 @@ def _finetune_split(
         model = torch.compile(model, dynamic=True)
     unwrapped = accelerator.unwrap_model(model)
     crop = int(config.crop_seconds * 16000) if config.crop_seconds else None
+    pad = int(round(config.pad_multiple * 16000))
+    optimizers = [opt for opt in (opt_head, opt_encoder) if opt is not None]
+    train_step = TrainStep(
+        model,
+        [getattr(opt, "optimizer", opt) for opt in optimizers] if graphs else optimizers,
+        config.max_grad_norm,
+        {"bf16": torch.bfloat16, "fp16": torch.float16}.get(precision),
+        backward=accelerator.backward,
+        clip=accelerator.clip_grad_norm_,
+        graphs=graphs,
+    )
     labels_index = {lab: i for i, lab in enumerate(config.labels)}
     y_all = np.array([labels_index[lab] for lab in table["label"]])
 
@@ -765,31 +1048,21 @@ def _finetune_split(
         model.train()
         if config.mode == "frozen":
             unwrapped.encoder.eval()
-        train_losses = []
         bar = _progress(mine, f"epoch {epoch}/{config.epochs}", progress and accelerator.is_main_process)
-        for batch in bar:
+        for number, batch in enumerate(bar):
             idx = parts["train"][batch]
-            wav, lens = _collate([waves[int(i)] for i in idx], rng, crop)
-            target = torch.as_tensor(y_all[idx], device=accelerator.device)
-            with accelerator.autocast():
-                logp = model(wav.to(accelerator.device), lens.to(accelerator.device))
-            loss = torch.nn.functional.nll_loss(logp.float(), target)
-            opt_head.zero_grad(set_to_none=True)
-            if opt_encoder is not None:
-                opt_encoder.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            opt_head.step()
-            if opt_encoder is not None:
-                opt_encoder.step()
-            train_losses.append(loss.item())
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix(loss=f"{np.mean(train_losses):.3f}")
+            wav, lens = _collate([waves[int(i)] for i in idx], rng, crop, pad)
+            train_step(wav, lens, torch.as_tensor(y_all[idx]))
+            if hasattr(bar, "set_postfix") and number % 20 == 0:
+                bar.set_postfix(loss=f"{train_step.mean_loss(reset=False):.3f}")  # reads the device
+        train_loss = train_step.mean_loss()
+        if graphs:
+            say(f"epoch {epoch}: {train_step.num_graphs} batch shapes replayed from CUDA graphs")
         valid_loss, valid = evaluate_part("valid")
         valid_error = 1.0 - valid["weighted_accuracy"]
         row = {
             "epoch": epoch,
-            "train_loss": float(np.mean(train_losses)) if train_losses else float("nan"),
+            "train_loss": train_loss,
             "valid_loss": valid_loss,
             "valid_error": valid_error,
             "valid_wa": valid["weighted_accuracy"],
@@ -803,9 +1076,10 @@ def _finetune_split(
         # NewBob sets the learning rates of the next epoch.
         for sched, opt in ((sched_head, opt_head), (sched_encoder, opt_encoder)):
             lr = sched.step(valid_error)
-            if opt is not None:
+            if opt is not None and any(group["lr"] != lr for group in opt.param_groups):
                 for group in opt.param_groups:
                     group["lr"] = lr
+                train_step.learning_rates_changed()
         improved = valid_error < best["error"]
         if improved:
             best = {"error": valid_error, "epoch": epoch, "state": _cpu_state(unwrapped)}

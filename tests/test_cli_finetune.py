@@ -35,11 +35,17 @@ def test_finetune_then_evaluate(roots, tmp_path, capsys):
         "--device",
         "cpu",
         "--no-progress",
+        "--pad-multiple",
+        "0.5",
+        "--cuda-graphs",
     ]
     assert main(args) == 0
     printed = capsys.readouterr().out
     assert printed.count("epoch ") >= 2 and "best epoch" in printed
+    assert "running eagerly" in printed  # no GPU here: --cuda-graphs says so
     assert json.loads((out / "metrics.json").read_text())["epochs"] == 2
+    training = json.loads((out / "training_config.json").read_text())
+    assert training["config"]["pad_multiple"] == 0.5
     report = tmp_path / "eval.json"
     assert main(["evaluate", str(out), str(emodb), "--device", "cpu", "--out", str(report)]) == 0
     printed = capsys.readouterr().out

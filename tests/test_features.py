@@ -165,13 +165,13 @@ def test_missing_path_column_is_named():
 
 def _count_forwards(monkeypatch):
     calls = []
-    real = F.forward_hidden_states
+    real = F._launch
 
     def counting(backbone, waves, *args, **kwargs):
         calls.append(len(waves))
         return real(backbone, waves, *args, **kwargs)
 
-    monkeypatch.setattr(F, "forward_hidden_states", counting)
+    monkeypatch.setattr(F, "_launch", counting)
     return calls
 
 
@@ -424,3 +424,139 @@ def test_long_recording_memory_does_not_grow_beyond_the_signal(tmp_path):
     frames_growth = 8 * 60 * 50 * 64 * 5 * 4 * 2 / mib
     assert growth < signal_growth + 0.5 * frames_growth, (growth, signal_growth)
     assert long["peak_rss_bytes"] < 2 * 1024**3
+
+
+# --------------------------------------------------------------------------- the fast paths
+
+
+@pytest.mark.parametrize(
+    ("model", "first_layer"), [("tiny", "separate"), ("base-random", "separate"), ("tiny", "fused")]
+)
+def test_strided_and_unfolded_cnn_match_convolution(model, first_layer, monkeypatch):
+    # The GPU's CNN (row-shifted matrix products, no copy of the input) checked on the CPU.
+    monkeypatch.setitem(F._TUNING, "first_layer", first_layer)
+    backbone = load_backbone(model)
+    fe = backbone.model.feature_extractor
+    lengths = [9_000, 6_001, 4_321]
+    x = torch.from_numpy(np.stack([np.pad(w, (0, 9_000 - len(w))) for w in _signals(lengths)]))
+    expected_frames = F.frame_counts(backbone.model, lengths)
+    with torch.inference_mode():
+        results = {
+            mode: F._feature_encoder(fe, x, torch.tensor(lengths), padded=True, mode=mode)
+            for mode in ("conv", "unfold", "strided")
+        }
+    for mode, (h, n) in results.items():
+        assert n.tolist() == expected_frames, mode
+        assert h.shape[1] >= max(expected_frames) and torch.isfinite(h).all()
+    # The reference: PyTorch's convolutions and the group norm reduced over the activations.
+    with torch.inference_mode(), pytest.MonkeyPatch.context() as mp:
+        mp.setitem(F._TUNING, "first_norm", "direct")
+        reference = F._feature_encoder(fe, x, torch.tensor(lengths), padded=True, mode="conv")[0]
+    for mode in ("conv", "unfold", "strided"):
+        for i, n in enumerate(expected_frames):
+            torch.testing.assert_close(results[mode][0][i, :n], reference[i, :n], rtol=1e-4, atol=1e-4)
+
+
+def test_strided_conv_with_bias_and_wide_kernel():
+    gen = torch.Generator().manual_seed(3)
+    for kernel, stride, channels in ((3, 2, 8), (2, 2, 8), (10, 5, 1), (7, 3, 4), (4, 4, 6)):
+        conv = torch.nn.Conv1d(channels, 5, kernel, stride, bias=True)
+        frames = stride * 11
+        h = torch.randn(2, frames, channels, generator=gen)
+        with torch.no_grad():
+            got = F._strided_conv(h, conv)
+            expected = conv(h.transpose(1, 2)).transpose(1, 2)
+        assert got.shape == (2, frames // stride, 5)
+        torch.testing.assert_close(got[:, : expected.shape[1]], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_analytic_first_group_norm_matches_the_reduction(tiny):
+    # Statistics from the signal's window covariance = statistics of the activations.
+    layer = tiny.model.feature_extractor.conv_layers[0]
+    lengths = torch.tensor([9_000, 6_001, 400])
+    x = torch.from_numpy(np.stack([np.pad(w, (0, 9_000 - len(w))) for w in _signals(lengths.tolist())])) * 3
+    gen = torch.Generator().manual_seed(2)
+    for conv_bias, groups in ((False, layer.conv.out_channels), (True, layer.conv.out_channels), (True, 4)):
+        conv = torch.nn.Conv1d(1, layer.conv.out_channels, 10, 5, bias=conv_bias)
+        norm = torch.nn.GroupNorm(groups, layer.conv.out_channels, affine=True)
+        with torch.no_grad():
+            for p in (*conv.parameters(), *norm.parameters()):
+                p.copy_(torch.randn(p.shape, generator=gen))
+        module = torch.nn.Module()
+        module.conv, module.layer_norm = conv, norm
+        with torch.inference_mode():
+            scale, shift = F._first_norm_affine(x, lengths, module)
+            h = conv(x[:, None]).transpose(1, 2)
+            frames = F._conv_lengths(lengths, conv)
+            reference = F._group_norm_valid(h, frames.tolist(), norm)
+        for i, n in enumerate(frames.tolist()):
+            torch.testing.assert_close(h[i, :n] * scale[i] + shift[i], reference[i, :n], rtol=1e-4, atol=1e-4)
+    # Layers it does not cover fall back to the reduction.
+    module.conv = torch.nn.Conv1d(2, 8, 3, 2)
+    assert F._first_norm_affine(x, lengths, module) is None
+
+
+def test_bf16_copy_follows_weight_changes(tiny):
+    copy = F._bf16_model(tiny)
+    assert next(copy.parameters()).dtype == torch.bfloat16
+    assert F._bf16_model(tiny) is copy  # kept while the weights are unchanged
+    weight = tiny.model.encoder.layers[0].attention.q_proj.weight
+    with torch.no_grad():
+        weight.add_(1.0)
+    try:
+        fresh = F._bf16_model(tiny)
+        assert fresh is not copy
+        torch.testing.assert_close(
+            fresh.encoder.layers[0].attention.q_proj.weight.float(), weight, rtol=1e-2, atol=1e-2
+        )
+    finally:
+        with torch.no_grad():
+            weight.sub_(1.0)
+
+
+def test_bf16_weights_stay_near_fp32(tiny):
+    waves = _signals(LENGTHS[:4])
+    fp32 = F.extract_features(waves, tiny, precision="fp32", cache=False).embeddings
+    bf16 = F.extract_features(waves, tiny, precision="bf16", cache=False).embeddings
+    rel = np.linalg.norm(bf16 - fp32, axis=-1) / np.linalg.norm(fp32, axis=-1)
+    assert 0 < rel.max() < 3e-2  # bf16 did compute (not exact), within bf16's precision
+
+
+@pytest.mark.parametrize("model", ["tiny", "base-random"])
+def test_own_encoder_loop_matches_the_model_forward(model):
+    backbone = load_backbone(model)
+    gen = torch.Generator().manual_seed(4)
+    hidden = torch.randn(3, 40, backbone.hidden_size, generator=gen)
+    mask = torch.arange(40)[None] < torch.tensor([40, 25, 9])[:, None]
+    encoder = backbone.model.encoder
+    outputs = {}
+    for choice in ("own", "hf"):
+        captured = []
+        handle = encoder.layers[-1].register_forward_hook(lambda m, a, out, sink=captured: sink.append(out))
+        try:
+            with torch.inference_mode(), pytest.MonkeyPatch.context() as mp:
+                mp.setitem(F._TUNING, "encoder", choice)
+                F._run_encoder(encoder, hidden.clone(), mask)
+        finally:
+            handle.remove()
+        out = captured[0]
+        outputs[choice] = out[0] if isinstance(out, tuple) else out
+    for i, n in enumerate((40, 25, 9)):
+        torch.testing.assert_close(outputs["own"][i, :n], outputs["hf"][i, :n], rtol=1e-5, atol=1e-5)
+
+
+def test_pipelined_batches_keep_results_and_stop_on_a_bad_file(tiny, tmp_path, monkeypatch):
+    # Batch k+1 is queued before batch k is collected: a bad file still stops the run
+    # with its name, and every batch computed before it is in the cache.
+    monkeypatch.setitem(F._TUNING, "pipeline", "always")
+    df = _corpus(tmp_path, (4_000, 5_000, 6_000, 7_000))
+    bad = tmp_path / "bad.wav"
+    bad.write_bytes(b"not a wav")
+    df = pd.concat([df, pd.DataFrame({"id": ["bad"], "path": [str(bad)]})], ignore_index=True)
+    with pytest.raises(EmocircError, match="bad.wav"):
+        F.extract_features(df, tiny, precision="fp32", batch_seconds=0.3)
+    calls = _count_forwards(monkeypatch)
+    good = F.extract_features(df.iloc[:4], tiny, precision="fp32", batch_seconds=0.3)
+    assert sum(calls) == 0 and len(good) == 4  # all four came from the cache
+    alone = F.extract_features(df.iloc[:4], tiny, precision="fp32", cache=False, batch_seconds=0.01)
+    np.testing.assert_allclose(good.embeddings, alone.embeddings, rtol=1e-4, atol=1e-5)

@@ -343,3 +343,118 @@ def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(cache, tm
     pd.testing.assert_frame_equal(log_a, log_b)
     assert metrics_a == metrics_b
     assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
+# --------------------------------------------------------------------------- the fast training step
+
+
+@pytest.mark.parametrize("model", ["tiny", "base-random"])
+def test_fast_frozen_cnn_gives_the_models_own_result(model):
+    from emocirc.backbones import load_backbone
+    from emocirc.finetune import EmotionClassifier
+
+    backbone = load_backbone(model)
+    clf = EmotionClassifier(backbone.model, ["a", "b", "c", "d"], True)
+    clf.encoder.freeze_feature_encoder()
+    clf.eval()
+    gen = torch.Generator().manual_seed(0)
+    wav = torch.randn(3, 40_000, generator=gen) * 0.1
+    lens = torch.tensor([40_000, 31_000, 22_000])
+    for i, n in enumerate(lens.tolist()):
+        wav[i, n:] = 0
+    calls = []
+    real = EmotionClassifier._encode_fast
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(EmotionClassifier, "_encode_fast", lambda self, w: calls.append(1) or real(self, w))
+        with torch.no_grad():
+            fast = clf.pool(wav, lens)
+            clf.fast_cnn = False
+            plain = clf.pool(wav, lens)
+    assert len(calls) == 1
+    torch.testing.assert_close(fast, plain, rtol=1e-4, atol=1e-4)
+
+
+def test_trainable_fft_positional_conv_has_the_modules_gradients():
+    from emocirc.backbones import load_backbone
+    from emocirc.features import _fast_pos_conv
+
+    encoder = load_backbone("base-random").model.encoder
+    module = encoder.pos_conv_embed
+    gen = torch.Generator().manual_seed(1)
+    hidden = torch.randn(2, 57, 768, generator=gen, requires_grad=True)
+    upstream = torch.randn(2, 57, 768, generator=gen)
+    grads = []
+    for fft in (False, True):
+        hidden.grad = None
+        for p in module.parameters():
+            p.grad = None
+        with _fast_pos_conv(encoder, fft, trainable=True):
+            assert (type(encoder.pos_conv_embed).__name__ == "_FFTPositionalConv") == fft
+            out = encoder.pos_conv_embed(hidden)
+        (out * upstream).sum().backward()
+        grads.append([hidden.grad.clone(), *(p.grad.clone() for p in module.parameters())])
+    assert encoder.pos_conv_embed is module  # restored
+    for got, expected in zip(grads[1], grads[0], strict=True):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_train_step_is_the_recipes_step():
+    from emocirc.backbones import load_backbone
+    from emocirc.finetune import EmotionClassifier, TrainStep
+
+    def setup():
+        torch.manual_seed(0)
+        clf = EmotionClassifier(load_backbone("tiny").model, ["a", "b", "c", "d"], True)
+        clf.encoder.freeze_feature_encoder()
+        clf.eval()  # no dropout, so both runs draw the same numbers
+        params = [p for p in clf.encoder.parameters() if p.requires_grad]
+        return clf, [torch.optim.Adam(clf.head.parameters(), lr=1e-2), torch.optim.Adam(params, lr=1e-3)]
+
+    gen = torch.Generator().manual_seed(2)
+    batches = [
+        (torch.randn(4, 12_000, generator=gen), torch.tensor([12_000, 9_000, 12_000, 7_000]))
+        for _ in range(3)
+    ]
+    targets = torch.tensor([0, 1, 2, 3])
+    clf, optimizers = setup()
+    step = TrainStep(clf, optimizers, 5.0)
+    for wav, lens in batches:
+        step(wav, lens, targets)
+    losses = step.mean_loss()
+    assert math.isnan(step.mean_loss())  # reset after reading
+    ref, ref_opts = setup()
+    manual = []
+    for wav, lens in batches:
+        loss = torch.nn.functional.nll_loss(ref(wav, lens), targets)
+        for opt in ref_opts:
+            opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(ref.parameters(), 5.0)
+        for opt in ref_opts:
+            opt.step()
+        manual.append(loss.item())
+    assert losses == pytest.approx(np.mean(manual), rel=1e-5)
+    for a, b in zip(clf.parameters(), ref.parameters(), strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_pad_multiple_and_cuda_graph_settings(small_iemocap, tmp_path):
+    from emocirc.finetune import _collate
+
+    waves = [np.ones(5_000, np.float32), np.ones(9_000, np.float32)]
+    wav, lens = _collate(waves, None, None, 8_000)
+    assert wav.shape == (2, 16_000) and lens.tolist() == [5_000, 9_000]
+    assert float(wav[0, 5_000:].abs().sum()) == 0.0
+    assert _collate(waves, None, None)[0].shape == (2, 9_000)
+    base = FinetuneConfig(**FAST)
+    # Padding changes what is learned; graphs (like the device) do not.
+    assert FinetuneConfig(pad_multiple=0.5, **FAST).hash() != base.hash()
+    assert FinetuneConfig(cuda_graphs=True, **FAST).hash() == base.hash()
+    with pytest.raises(EmocircError, match="pad_multiple"):
+        FinetuneConfig(pad_multiple=-1, **FAST)
+    # On a CPU cuda_graphs says so and trains eagerly.
+    messages = []
+    config = FinetuneConfig(epochs=1, cuda_graphs=True, pad_multiple=0.5, **FAST)
+    run = finetune(small_iemocap, config, tmp_path / "run", log=messages.append)
+    assert any("running eagerly" in m for m in messages)
+    assert math.isfinite(read_metrics(run)["valid"]["weighted_accuracy"])

@@ -41,6 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--crop-seconds", type=float, default=None, help="random crop of long training utterances")
     p.add_argument("--mixed-precision", default="auto", choices=["auto", "bf16", "fp16", "no"])
     p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    p.add_argument(
+        "--cuda-graphs",
+        action="store_true",
+        help="replay each training step from a CUDA graph per batch shape (one GPU; use with --pad-multiple)",
+    )
+    p.add_argument(
+        "--pad-multiple",
+        type=float,
+        default=0.0,
+        help="pad training batches to a multiple of this many seconds (0: to the longest utterance)",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -66,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         crop_seconds=args.crop_seconds,
         mixed_precision=args.mixed_precision,
         compile=args.compile,
+        cuda_graphs=args.cuda_graphs,
+        pad_multiple=args.pad_multiple,
         device=args.device,
     )
     df = load_corpus(args.corpus, format=args.format, four_class=True)
