@@ -500,14 +500,14 @@ def test_bf16_copy_follows_weight_changes(tiny):
     copy = F._bf16_model(tiny)
     assert next(copy.parameters()).dtype == torch.bfloat16
     assert F._bf16_model(tiny) is copy  # kept while the weights are unchanged
-    weight = tiny.model.encoder.layers[0].attention.q_proj.weight
+    weight = tiny.model.encoder.layers[0].layer_norm.weight
     with torch.no_grad():
         weight.add_(1.0)
     try:
         fresh = F._bf16_model(tiny)
         assert fresh is not copy
         torch.testing.assert_close(
-            fresh.encoder.layers[0].attention.q_proj.weight.float(), weight, rtol=1e-2, atol=1e-2
+            fresh.encoder.layers[0].layer_norm.weight.float(), weight, rtol=1e-2, atol=1e-2
         )
     finally:
         with torch.no_grad():
@@ -520,6 +520,17 @@ def test_bf16_weights_stay_near_fp32(tiny):
     bf16 = F.extract_features(waves, tiny, precision="bf16", cache=False).embeddings
     rel = np.linalg.norm(bf16 - fp32, axis=-1) / np.linalg.norm(fp32, axis=-1)
     assert 0 < rel.max() < 3e-2  # bf16 did compute (not exact), within bf16's precision
+    # On a CPU the copy's linear layers carry weights laid out once for oneDNN.
+    if torch.backends.mkldnn.is_available():
+        assert any(isinstance(m, F._PackedLinear) for m in F._bf16_model(tiny).modules())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(F._TUNING, "prepack", False)
+        tiny.__dict__.pop("_bf16_copy", None)
+        plain = F.extract_features(waves, tiny, precision="bf16", cache=False).embeddings
+        assert not any(isinstance(m, F._PackedLinear) for m in F._bf16_model(tiny).modules())
+    tiny.__dict__.pop("_bf16_copy", None)
+    rel = np.linalg.norm(bf16 - plain, axis=-1) / np.linalg.norm(plain, axis=-1)
+    assert rel.max() < 1e-2
 
 
 @pytest.mark.parametrize("model", ["tiny", "base-random"])
