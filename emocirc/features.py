@@ -65,7 +65,8 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -356,7 +357,14 @@ def _conv_lengths(lengths: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
 
 
 def frame_counts(backbone_or_config: Any, samples: Iterable[int]) -> list[int]:
-    """Valid output frames of the CNN for signals of ``samples`` samples (host arithmetic, no device)."""
+    """Valid output frames of the CNN for signals of ``samples`` samples (host arithmetic, no device).
+
+    Examples
+    --------
+    >>> from emocirc.backbones import load_backbone
+    >>> frame_counts(load_backbone("tiny").model, [16000, 400, 8000])
+    [49, 1, 24]
+    """
     config = getattr(backbone_or_config, "config", backbone_or_config)
     counts = [int(n) for n in samples]
     for kernel, stride in zip(config.conv_kernel, config.conv_stride, strict=True):
@@ -751,11 +759,7 @@ def _fast_pos_conv(encoder: torch.nn.Module, enabled: bool, trainable: bool = Fa
     else:
         # Kept with the module (its kernel spectra are worth keeping: 37k FFTs of the weights),
         # remade when the weights change.
-        stamp = _weights_stamp(original)
-        cached = original.__dict__.get("_emocirc_fft")
-        if cached is None or cached[0] != stamp:
-            cached = original.__dict__["_emocirc_fft"] = (stamp, _FFTPositionalConv(original))
-        fast = cached[1]
+        fast = _derived(original, "fft", lambda: _FFTPositionalConv(original))
     encoder.pos_conv_embed = fast
     try:
         yield
@@ -793,6 +797,23 @@ class _StrictFP32:
 
     def __exit__(self, *exc: object) -> None:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = self.saved
+
+
+#: Things derived from a module's weights (a bf16 copy, kernel spectra), kept per module
+#: outside it, so that copying or pickling a model or a Backbone never meets them.
+_DERIVED: weakref.WeakKeyDictionary[torch.nn.Module, dict[str, tuple[tuple, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _derived(module: torch.nn.Module, key: str, make: Callable[[], Any], extra: tuple = ()) -> Any:
+    """``make()``, computed once per module and recomputed when its weights (or ``extra``) change."""
+    stamp = (_weights_stamp(module), extra)
+    slot = _DERIVED.setdefault(module, {})
+    cached = slot.get(key)
+    if cached is None or cached[0] != stamp:
+        cached = slot[key] = (stamp, make())
+    return cached[1]
 
 
 def _weights_stamp(module: torch.nn.Module) -> tuple:
@@ -854,19 +875,18 @@ def _bf16_model(backbone: Backbone) -> torch.nn.Module:
     invalidates the copy.
     """
     model = backbone.model
-    stamp = (id(model), _weights_stamp(model))
-    cached = getattr(backbone, "_bf16_copy", None)
-    if cached is None or cached[0] != stamp:
+
+    def make() -> torch.nn.Module:
         import copy
 
         with torch.inference_mode(False):  # ordinary tensors, whose changes are counted
             clone = copy.deepcopy(model).to(torch.bfloat16).eval()
-            if _TUNING["prepack"] and stamp[1][3] is not None and stamp[1][3].type == "cpu":
+            if _TUNING["prepack"] and next(model.parameters()).device.type == "cpu":
                 _prepack_linears(clone)
         clone.requires_grad_(False)
-        backbone._bf16_copy = (stamp, clone)  # type: ignore[attr-defined]
-        cached = backbone._bf16_copy  # type: ignore[attr-defined]
-    return cached[1]
+        return clone
+
+    return _derived(model, "bf16", make, (_TUNING["prepack"],))
 
 
 def _run_encoder(encoder: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None) -> None:

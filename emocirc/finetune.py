@@ -332,7 +332,7 @@ class EmotionClassifier(nn.Module):
             if torch.is_autocast_enabled(waveforms.device.type)
             else fe.conv_layers[0].conv.weight.dtype
         )
-        cnn = _frozen_copy(self, fe, dtype)
+        cnn = _frozen_copy(fe, dtype)
         batch, width = waveforms.shape
         with torch.no_grad(), torch.autocast(device_type=waveforms.device.type, enabled=False):
             full = torch.full((batch,), width, device=waveforms.device, dtype=torch.long)
@@ -351,22 +351,20 @@ class EmotionClassifier(nn.Module):
         return torch.log_softmax(self.head(self.pool(waveforms, lengths)).float(), dim=-1)
 
 
-def _frozen_copy(owner: nn.Module, module: nn.Module, dtype: torch.dtype) -> nn.Module:
-    """A copy of ``module`` in ``dtype`` kept on ``owner``, remade when the weights change (version counters)."""
-    params = list(module.parameters())
-    if params[0].dtype == dtype:
+def _frozen_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
+    """A copy of ``module`` in ``dtype`` (the module itself if already so), remade when its weights change."""
+    if next(module.parameters()).dtype == dtype:
         return module
-    from emocirc.features import _weights_stamp
+    import copy
 
-    stamp = (dtype, _weights_stamp(module))
-    cached = owner.__dict__.get("_frozen_cnn")
-    if cached is None or cached[0] != stamp:
-        import copy
+    from emocirc.features import _derived
 
+    def make() -> nn.Module:
         clone = copy.deepcopy(module).to(dtype)
         clone.requires_grad_(False)
-        owner.__dict__["_frozen_cnn"] = cached = (stamp, clone)
-    return cached[1]
+        return clone
+
+    return _derived(module, f"copy-{dtype}", make)
 
 
 def _normalize(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -571,6 +569,17 @@ class TrainStep:
         ``backward`` and ``clip_grad_norm_`` under ``accelerate``).
     graphs:
         Capture and replay CUDA graphs (requires a CUDA model and no fp16 loss scaling).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from emocirc.backbones import load_backbone
+    >>> clf = EmotionClassifier(load_backbone("tiny").model, ["anger", "sadness"], True)
+    >>> step = TrainStep(clf, [torch.optim.Adam(clf.parameters(), lr=1e-3)], max_grad_norm=5.0)
+    >>> step(torch.randn(2, 16000), torch.tensor([16000, 12000]), torch.tensor([0, 1]))
+    >>> loss = step.mean_loss()
+    >>> 0 < loss < 10
+    True
     """
 
     def __init__(
