@@ -21,7 +21,6 @@ Random weights are fine for timing: the arithmetic does not depend on them.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -34,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emocirc import features as _features  # noqa: E402
+from emocirc._io import write_json  # noqa: E402
 from emocirc.backbones import load_backbone  # noqa: E402
 from emocirc.features import _StrictFP32, extract_features, resolve_device, resolve_precision  # noqa: E402
 
@@ -48,9 +48,6 @@ PREVIOUS = {
     "encoder": "hf",
     "pipeline": False,
     "pos_conv": "auto",
-    "group_norm": "segments",
-    "cudnn_benchmark": False,
-    "pin_memory": True,
 }
 AFTER = {
     **PREVIOUS,
@@ -69,6 +66,7 @@ VARIANTS = [
     ("all", "bf16", None, AFTER),
     ("all, oneDNN/cuDNN conv", "bf16", None, {**AFTER, "cnn": "conv"}),
     ("all, strided CNN", "bf16", None, {**AFTER, "cnn": "strided"}),
+    ("all, fused first layer", "bf16", None, {**AFTER, "first_layer": "fused"}),
     ("all, half batch", "bf16", 0.5, AFTER),
     ("all, double batch", "bf16", 2.0, AFTER),
     ("previous", "fp32", None, PREVIOUS),
@@ -260,6 +258,7 @@ def main(argv: list[str] | None = None) -> dict:
     naive_seconds = args.naive_seconds or (300.0 if gpu else seconds)
     batch_list = args.batch_seconds or ([300.0, 600.0, 1200.0, 2000.0] if gpu else [16.0, 32.0])
     precision = resolve_precision(args.precision, device)
+    default_batch = batch_list[len(batch_list) // 2]
 
     backbone = load_backbone(args.model, device)
     waves = utterances(seconds, args.shortest, args.longest)
@@ -280,15 +279,13 @@ def main(argv: list[str] | None = None) -> dict:
     ref = np.stack(ref)
     print(f"attention: {backbone.model.config._attn_implementation}")
     if args.variants:
-        default_batch = batch_list[len(batch_list) // 2]
         results["variants"] = variants(backbone, waves, device, ref, results["naive_x_rt"], default_batch)
         if args.profile:
             profile(backbone, waves, device, precision, default_batch)
         if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2))
+            write_json(args.json, results)
         return results
     if args.repeat > 1:
-        default_batch = batch_list[len(batch_list) // 2]
         ratios = []
         for _ in range(args.repeat):
             t_naive, _ = naive_loop(backbone, naive_waves, device)
@@ -303,7 +300,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["median_ratio"] = float(np.median(ratios))
         print(f"median over {args.repeat} alternating runs: {results['median_ratio']:.2f}x the naive loop")
     # The exact fp32 path at the default batch size, then the fast precision at each size.
-    plan = [("fp32", batch_list[len(batch_list) // 2])] + [(precision, b) for b in batch_list]
+    plan = [("fp32", default_batch)] + [(precision, b) for b in batch_list]
     for prec, batch_seconds in dict.fromkeys(plan):
         elapsed, emb = fast(backbone, waves, device, prec, batch_seconds)
         speed = audio / elapsed
@@ -321,7 +318,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["peak_gpu_memory_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
         print(f"peak GPU memory: {results['peak_gpu_memory_gib']:.1f} GiB")
     if args.profile:
-        profile(backbone, waves, device, precision, batch_list[len(batch_list) // 2])
+        profile(backbone, waves, device, precision, default_batch)
     if not args.no_cache_test:
         with tempfile.TemporaryDirectory() as tmp:
             paths = []
@@ -341,7 +338,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
         results["cache_first_s"], results["cache_second_s"] = timings
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        write_json(args.json, results)
     return results
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -105,7 +104,6 @@ def measure(
             "batch_seconds": batch_seconds,
         }
         env = dict(os.environ)
-        env.setdefault("EMOCIRC_CACHE", str(Path(tmp) / "cache"))  # cache=False anyway
         root = str(Path(__file__).resolve().parent.parent)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         tic = time.perf_counter()
@@ -148,8 +146,6 @@ def measure(
         "child_wall_seconds": wall,
         "x_real_time": audio_seconds / child["extract_seconds"],
         "peak_rss_bytes": peak,
-        # Max over every child this process has reaped: equal to the above when it had one.
-        "children_maxrss_bytes": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024,
         "signal_bytes": int(audio_seconds * SR) * 4,
         "under_2gb": peak < LIMIT_BYTES,
         "load_average": os.getloadavg(),

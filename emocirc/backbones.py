@@ -195,10 +195,9 @@ def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool]:
     # The local Hugging Face cache is tried first, so an id that was downloaded
     # before loads without the network, and one that was not fails at once
     # offline instead of after the hub client's retries.
-    local_only = is_dir or _offline() or not _hub_reachable()
     kwargs = {"trust_remote_code": False, "local_files_only": True}
     config = _try_config(source, kwargs)
-    if config is None and not local_only:
+    if config is None and not is_dir and not _offline() and _hub_reachable():
         kwargs["local_files_only"] = False
         config = _try_config(source, kwargs)
     if config is None:

@@ -57,7 +57,7 @@ from sklearn.preprocessing import StandardScaler
 
 from emocirc.errors import EmocircError
 from emocirc.labels import label_order
-from emocirc.russell import REFERENCES, expected_positions
+from emocirc.russell import REFERENCES, expected_angles, expected_positions
 
 #: Origins :func:`polar_centroids` accepts by name.
 ORIGINS: tuple[str, ...] = ("grand-mean", "neutral")
@@ -261,10 +261,13 @@ def _pooled(X: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> np.ndarray:
     return scatter / dof
 
 
+def _centroids(X: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> np.ndarray:
+    return np.stack([X[y == c].mean(axis=0) for c in classes])
+
+
 def _pairwise(X: np.ndarray, y: np.ndarray, classes: Sequence[str], form: str, reg: float) -> np.ndarray:
     k = len(classes)
-    means = np.stack([X[y == c].mean(axis=0) for c in classes])
-    out = np.zeros((k, k))
+    means = _centroids(X, y, classes)
     if form == "pooled":
         S = _pooled(X, y, classes) + reg * np.eye(X.shape[1])
         inv = np.linalg.inv(S)
@@ -279,10 +282,11 @@ def _pairwise(X: np.ndarray, y: np.ndarray, classes: Sequence[str], form: str, r
                 np.cov(Xc, rowvar=False, bias=True).reshape(X.shape[1], X.shape[1]) + reg * np.eye(X.shape[1])
             )
         mean_dist = np.zeros((k, k))  # [i, j]: mean distance of i's points from j's Gaussian
-        for i, ci in enumerate(classes):
-            Xi = X[y == ci]
-            for j in range(k):
-                mean_dist[i, j] = _mahalanobis_points(Xi, means[j], covs[j]).mean()
+        for j in range(k):
+            # Every point against Gaussian j once, then averaged per class (the bootstrap's hot loop).
+            dist = _mahalanobis_points(X, means[j], covs[j])
+            for i, ci in enumerate(classes):
+                mean_dist[i, j] = dist[y == ci].mean()
         out = 0.5 * (mean_dist + mean_dist.T)
     return out
 
@@ -378,10 +382,6 @@ def mahalanobis_table(
 
 
 # --------------------------------------------------------------------------- polar order
-
-
-def _centroids(X: np.ndarray, y: np.ndarray, classes: Sequence[str]) -> np.ndarray:
-    return np.stack([X[y == c].mean(axis=0) for c in classes])
 
 
 def _origin(X: np.ndarray, y: np.ndarray, origin: str | Sequence[float]) -> np.ndarray:
@@ -683,6 +683,10 @@ class CircumplexMapping(BaseEstimator):
         X = _as_2d(X)
         return self.scale_ * (X[:, :2] - self.mean_in_) @ self.rotation_ + self.mean_out_
 
+    def centroid_positions(self) -> dict[str, list[float]]:
+        """Where the map puts each fitted emotion centre: label -> ``[valence, arousal]``."""
+        return dict(zip(self.labels_, self.transform(self.centroids_).tolist(), strict=True))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "rotation_deg": self.rotation_deg_,
@@ -869,7 +873,7 @@ def _read_features(features: Any) -> tuple[dict[str, np.ndarray], str]:
     if isinstance(features, (str, Path)):
         path = Path(features)
         if not path.is_file():
-            raise EmocircError(f"{path}: features file not found")
+            raise EmocircError(f"{path}: features file not found; expected the output of emocirc extract")
         try:
             with np.load(path, allow_pickle=False) as data:
                 return {k: data[k] for k in data.files}, str(path)
@@ -999,8 +1003,7 @@ def analyze(
     polar = polar_centroids(coords, labels, origin=origin, n_boot=n_boot, seed=seed)
     order = angular_order(polar)
     notes: list[str] = []
-    expected = expected_positions(gaussians.classes_, reference)
-    exp_angles = {str(k): float(v) for k, v in expected["angle_deg"].items() if np.isfinite(v)}
+    exp_angles = expected_angles(gaussians.classes_, reference)
     obs_angles = dict(zip(polar.index.astype(str), polar["angle_deg"].astype(float), strict=True))
     try:
         agreement: OrderAgreement | None = circular_order_agreement(obs_angles, exp_angles, seed=seed)

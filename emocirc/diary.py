@@ -40,13 +40,12 @@ import numpy as np
 import pandas as pd
 
 from emocirc._io import atomic_dir
-from emocirc.audio import load_audio
+from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.errors import EmocircError
 from emocirc.provenance import SYNTHETIC_MARKER
 from emocirc.russell import NRC_VAD
 
 #: Sampling rate of every diary recording (the backbones' rate).
-SAMPLE_RATE = 16000
 
 #: Where each emotion sits on the circumplex (valence, arousal in [-1, 1]):
 #: the NRC VAD lexicon's values for the category words
@@ -698,19 +697,9 @@ def features_mapping(
     layer by default).  The diary must then be embedded with the same
     backbone and layer.
     """
-    from emocirc.circumplex import select_layer
+    from emocirc.circumplex import _read_features, select_layer
 
-    if isinstance(features, Mapping):
-        arrays, source = {k: np.asarray(v) for k, v in features.items()}, "features"
-    else:
-        source = str(features)
-        if not Path(features).is_file():
-            raise EmocircError(f"{source}: features file not found; expected the output of emocirc extract")
-        try:
-            with np.load(features, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as err:
-            raise EmocircError(f"{source}: expected an .npz features file ({err})") from err
+    arrays, source = _read_features(features)
     if "labels" not in arrays:
         raise EmocircError(f"{source}: expected a 'labels' array to fit the valence-arousal mapping on")
     X, chosen = select_layer(arrays, layer, source)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import _ctypes
 import ctypes
+import functools
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +205,7 @@ def sample_rate() -> int:
         return int(_state["rate"])  # type: ignore[call-overload]
 
 
+@functools.cache  # the library cannot change within a process
 def version() -> str:
     """Version string of the loaded eSpeak NG library (part of the synthetic corpora's cache key).
 

@@ -63,6 +63,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import os
 import sys
 import weakref
@@ -101,10 +102,6 @@ _CACHE_VERSION = 4  # 2: FFT pos. conv on CUDA; 3: bf16 weights, analytic first 
 # "pos_conv": "fft" (FFT positional convolution), "module" (the model's own) or
 # "auto" (FFT wherever the module is of the usual form: 2x faster than oneDNN's bf16
 # convolution on this project's CPU, 5 % of the work there, and much faster on a GPU);
-# "group_norm": "segments" (whole batch at once) or "loop" (per utterance), for group
-# norms the analytic path does not cover;
-# "cudnn_benchmark": let cuDNN time its algorithms for each new shape;
-# "pin_memory": stage each batch in page-locked memory for an asynchronous copy;
 # "pipeline": queue batch k+1 before fetching batch k (CUDA; "always": on a CPU too).
 _TUNING: dict[str, Any] = {
     "cnn": "auto",
@@ -114,9 +111,6 @@ _TUNING: dict[str, Any] = {
     "prepack": True,
     "encoder": "own",
     "pos_conv": "auto",
-    "group_norm": "segments",
-    "cudnn_benchmark": False,
-    "pin_memory": True,
     "pipeline": True,
 }
 
@@ -372,6 +366,25 @@ def frame_counts(backbone_or_config: Any, samples: Iterable[int]) -> list[int]:
     return counts
 
 
+def normalize_signals(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The feature extractor's zero-mean, unit-variance step, per row over its first ``lengths`` samples.
+
+    Padding comes out zero and does not shift the statistics.
+
+    Examples
+    --------
+    >>> x = torch.tensor([[1.0, 2.0, 3.0, 0.0], [4.0, 4.0, 4.0, 4.0]])
+    >>> [[round(abs(v), 3) for v in row] for row in normalize_signals(x, torch.tensor([3, 4])).tolist()]
+    [[1.225, 0.0, 1.225, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    """
+    steps = torch.arange(waveforms.shape[1], device=waveforms.device)
+    valid = (steps[None, :] < lengths[:, None]).to(waveforms.dtype)
+    n = valid.sum(dim=1, keepdim=True).clamp(min=1)
+    mean = (waveforms * valid).sum(dim=1, keepdim=True) / n
+    var = (((waveforms - mean) * valid) ** 2).sum(dim=1, keepdim=True) / n
+    return (waveforms - mean) / torch.sqrt(var + 1e-7) * valid
+
+
 def _cnn_mode(device: torch.device) -> str:
     mode = _TUNING["cnn"]
     if mode == "auto":
@@ -384,7 +397,6 @@ def _feature_encoder(
     x: torch.Tensor,
     lengths: torch.Tensor,
     padded: bool,
-    gemm: bool | None = None,
     mode: str | None = None,
 ):
     """The CNN feature encoder with group norm over each utterance's valid frames; batch x time x channels.
@@ -398,12 +410,11 @@ def _feature_encoder(
     ``mode`` picks how the convolutions run: ``"conv"`` (PyTorch's, i.e.
     oneDNN on a CPU), ``"unfold"`` (one matrix product over unfolded windows)
     or ``"strided"`` (the default on a GPU; :func:`_strided_conv`: matrix
-    products over row-shifted views, no copy of the input).  ``gemm`` is the
-    older switch (True: ``"unfold"``, False: ``"conv"``).  The weights' dtype
+    products over row-shifted views, no copy of the input); default from
+    ``_TUNING["cnn"]``.  The weights' dtype
     is the compute dtype (a bf16 copy of the model computes in bf16).
     """
-    if mode is None:
-        mode = ("unfold" if gemm else "conv") if gemm is not None else _cnn_mode(x.device)
+    mode = mode or _cnn_mode(x.device)
     layers = list(encoder.conv_layers)
     dtype = layers[0].conv.weight.dtype
     first_affine = None
@@ -411,10 +422,7 @@ def _feature_encoder(
         first_affine = _first_norm_affine(x, lengths, layers[0])
     if mode == "strided":
         # Every layer's input must hold a whole number of its stride's rows.
-        total = 1
-        for layer in layers:
-            total *= layer.conv.stride[0]
-        extra = -x.shape[1] % total
+        extra = -x.shape[1] % math.prod(layer.conv.stride[0] for layer in layers)
         if extra:
             x = torch.nn.functional.pad(x, (0, extra))
             padded = True  # the statistics below must skip the added samples
@@ -448,12 +456,7 @@ def _feature_encoder(
             continue
         last = h if mode != "conv" else h.transpose(1, 2)  # channels-last view either way
         if isinstance(norm, torch.nn.GroupNorm):
-            if _TUNING["group_norm"] == "loop":
-                last = _group_norm_valid(
-                    last, lengths.tolist() if padded else [last.shape[1]] * last.shape[0], norm
-                )
-            else:
-                last = _group_norm_segments(last, lengths if padded else None, norm)
+            last = _group_norm_segments(last, lengths if padded else None, norm)
         elif norm is not None:
             # LayerNorm over channels, per frame: padding cannot reach valid frames.
             last = norm(last)
@@ -674,12 +677,15 @@ class _FFTPositionalConv(torch.nn.Module):
     took 43 % of the GPU time.  In the frequency domain the convolution is,
     per frequency and group, a small complex matrix product (batch x 48 by
     48 x 48), about 60x fewer operations.  Weight norm is folded once into
-    a plain weight.  The transforms run in fp32 whatever the autocast, so
+    a plain weight (or, ``trainable``, evaluated at every call).  The transforms run in fp32 whatever the autocast, so
     bf16 runs are if anything more accurate here; in fp32 the result equals
     the module's own within float rounding.  Zero padding is the module's:
     the encoder zeroes padded frames before this layer, as it does for the
     original.
     """
+
+    #: Kernel spectra kept, one per transform size; length-sorted batches reuse the last few.
+    max_spectra = 4
 
     def __init__(self, module: torch.nn.Module, trainable: bool = False) -> None:
         super().__init__()
@@ -687,36 +693,33 @@ class _FFTPositionalConv(torch.nn.Module):
         self.kernel = conv.kernel_size[0]
         self.pad = conv.padding[0]
         self.groups = conv.groups
-        self.trainable = trainable
-        if trainable:
-            # Weight norm is evaluated at every call, so gradients reach g and v.
-            self._conv = [conv]  # a list: not registered as a sub-module
-            self.weight = self.bias = None
-        else:
+        # Trainable: weight norm is evaluated at every call, so gradients reach g and v.
+        self._conv = [conv] if trainable else None  # a list: not registered as a sub-module
+        if not trainable:
             with torch.no_grad():
-                # conv.weight runs the weight-norm parametrisation: g * v / ||v||.
-                self.weight = conv.weight.detach().float().flip(-1)  # correlation = convolution with flip
-                self.bias = None if conv.bias is None else conv.bias.detach().float()
+                self._fixed = self._weights(conv)
         self.trim = module.padding
         self.activation = module.activation
         self._spectra: dict[int, torch.Tensor] = {}
 
-    def _spectrum(self, size: int) -> torch.Tensor:
-        """Kernel spectrum as groups x freqs x in x out, cached per transform size (unless trainable)."""
-        if self.trainable:
-            conv = self._conv[0]
-            weight, self.bias = conv.weight.float().flip(-1), None if conv.bias is None else conv.bias.float()
-        elif size in self._spectra:
+    @staticmethod
+    def _weights(conv: torch.nn.Conv1d) -> tuple[torch.Tensor, torch.Tensor | None]:
+        # conv.weight runs the weight-norm parametrisation (g * v / ||v||); flipped,
+        # because the module computes a correlation.
+        return conv.weight.float().flip(-1), None if conv.bias is None else conv.bias.float()
+
+    def _spectrum(self, weight: torch.Tensor, size: int) -> torch.Tensor:
+        """Kernel spectrum as groups x freqs x in x out (kept per size, a few sizes, unless trainable)."""
+        if self._conv is None and size in self._spectra:
             return self._spectra[size]
-        else:
-            weight = self.weight
         out_ch, in_per_group, _ = weight.shape
         spec = torch.fft.rfft(weight, n=size)  # out x in/g x F
         spec = spec.reshape(self.groups, out_ch // self.groups, in_per_group, -1).permute(0, 3, 2, 1)
-        if self.trainable:
-            return spec
-        self._spectra[size] = spec.contiguous()
-        return self._spectra[size]
+        if self._conv is None:
+            while len(self._spectra) >= self.max_spectra:
+                self._spectra.pop(next(iter(self._spectra)))  # the oldest
+            spec = self._spectra[size] = spec.contiguous()
+        return spec
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         batch, frames, channels = hidden.shape
@@ -725,14 +728,15 @@ class _FFTPositionalConv(torch.nn.Module):
             x = torch.fft.rfft(hidden.float().transpose(1, 2), n=size)  # B x C x F
             freqs = x.shape[-1]
             x = x.reshape(batch, self.groups, channels // self.groups, freqs).permute(1, 3, 0, 2)
-            y = torch.matmul(x, self._spectrum(size))  # G x F x B x out/g
+            weight, bias = self._weights(self._conv[0]) if self._conv is not None else self._fixed
+            y = torch.matmul(x, self._spectrum(weight, size))  # G x F x B x out/g
             y = y.permute(2, 0, 3, 1).reshape(batch, channels, freqs)
             full = torch.fft.irfft(y, n=size)  # B x C x size: the full linear convolution
             # Output t of the padded correlation is sample t + kernel - 1 - pad of the full one.
             first = self.kernel - 1 - self.pad
             out = full[..., first : first + frames + 2 * self.pad - self.kernel + 1]
-            if self.bias is not None:
-                out = out + self.bias[:, None]
+            if bias is not None:
+                out = out + bias[:, None]
             out = self.activation(self.trim(out))
         return out.transpose(1, 2).to(hidden.dtype)
 
@@ -765,21 +769,6 @@ def _fast_pos_conv(encoder: torch.nn.Module, enabled: bool, trainable: bool = Fa
         yield
     finally:
         encoder.pos_conv_embed = original
-
-
-class _CudnnBenchmark:
-    """``torch.backends.cudnn.benchmark`` on inside, restored afterwards."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-
-    def __enter__(self) -> None:
-        self.saved = torch.backends.cudnn.benchmark
-        if self.enabled:
-            torch.backends.cudnn.benchmark = True
-
-    def __exit__(self, *exc: object) -> None:
-        torch.backends.cudnn.benchmark = self.saved
 
 
 def _autocast(device: torch.device, precision: str):
@@ -953,26 +942,21 @@ def _launch(
     counts = frame_counts(model, [len(w) for w in waves])
     width = max(len(w) for w in waves)
     if mode == "strided":
-        total = int(np.prod(model.config.conv_stride))
+        total = math.prod(model.config.conv_stride)
         width = -(-width // total) * total
     lengths = torch.tensor([len(w) for w in waves], dtype=torch.long)
     padded = bool((lengths != width).any())
     # Padded on the host (length-sorted batches carry little padding) and copied
     # once, from page-locked memory without blocking on a GPU: no boolean-mask
     # scatter on the device, which would wait for the GPU to count the mask.
-    staged = torch.zeros((len(waves), width), pin_memory=cuda and _TUNING["pin_memory"])
+    staged = torch.zeros((len(waves), width), pin_memory=cuda)
     staged_np = staged.numpy()
     for i, wave in enumerate(waves):
         staged_np[i, : len(wave)] = wave
     x = staged.to(device, non_blocking=True)
     lengths_dev = lengths.to(device, non_blocking=True)
     if backbone.do_normalize:
-        # The feature extractor's zero-mean unit-variance step, on valid samples only.
-        sample_mask = torch.arange(x.shape[1], device=device)[None] < lengths_dev[:, None]
-        n = lengths_dev[:, None].to(torch.float32)
-        mean = x.sum(1, keepdim=True) / n
-        var = (((x - mean) * sample_mask) ** 2).sum(1, keepdim=True) / n
-        x = (x - mean) / torch.sqrt(var + 1e-7) * sample_mask
+        x = normalize_signals(x, lengths_dev)
 
     wanted = set(layers)
     kept: dict[int, torch.Tensor] = {}
@@ -1003,7 +987,6 @@ def _launch(
     try:
         with (
             strict,
-            _CudnnBenchmark(cuda and _TUNING["cudnn_benchmark"]),
             _fast_pos_conv(model.encoder, fft),
             _autocast(device, "fp32" if bf16_copy else precision),
         ):
@@ -1356,6 +1339,7 @@ def extract_features(
     # Audio of the next batch is read while the current one is computed, and a
     # batch's forward pass is queued before the previous one's results are
     # fetched, so on a GPU the host's work overlaps the device's.
+    overlap = _TUNING["pipeline"] == "always" or (_TUNING["pipeline"] and dev.type == "cuda")
     with ThreadPoolExecutor(max_workers=1) as pool:
         pending, in_flight = None, None
         for batch in [*_batches(todo, batch_seconds), None]:
@@ -1375,7 +1359,6 @@ def extract_features(
                         _finish_batch(started, store, settings, results, [], True, bar)
                         raise
                 in_flight = started
-                overlap = _TUNING["pipeline"] == "always" or (_TUNING["pipeline"] and dev.type == "cuda")
                 if not overlap:  # on a CPU the batch is computed already: nothing to overlap
                     finish(in_flight)
                     in_flight = None
@@ -1535,13 +1518,11 @@ def extract_windows(
     """
     backbone, dev, prec, layer_list, batch_seconds = _prepare(model, device, precision, layers, batch_seconds)
     if isinstance(source, np.ndarray):
-        name, signal, audio_hash = (
-            "signal",
-            np.ascontiguousarray(source, dtype=np.float32),
-            content_hash(source),
-        )
+        name, signal = "signal", np.ascontiguousarray(source, dtype=np.float32)
     else:
-        name, signal, audio_hash = Path(source).stem, load_audio(source), content_hash(source)
+        name, signal = Path(source).stem, load_audio(source)
+    # The hash is for the cache alone (see _scan); content_hash of an array is of its float32 samples.
+    audio_hash = content_hash(signal if isinstance(source, np.ndarray) else source) if cache else ""
     bounds = window_bounds(len(signal), window, hop)
     if bounds[0][1] - bounds[0][0] < _min_samples(backbone):
         raise EmocircError(f"{name}: recording of {len(signal)} samples is too short for one frame")

@@ -64,6 +64,14 @@ from torch import nn
 from emocirc import __version__
 from emocirc._io import atomic_dir, atomic_path, default_cache_dir, write_json, write_text
 from emocirc.errors import EmocircError
+from emocirc.features import (
+    _TUNING,
+    _derived,
+    _fast_pos_conv,
+    _feature_encoder,
+    frame_counts,
+    normalize_signals,
+)
 from emocirc.labels import FOUR_CLASS, to_four_class
 from emocirc.metrics import classification_summary
 
@@ -285,7 +293,7 @@ class EmotionClassifier(nn.Module):
         """Mean of the last hidden state over each utterance's valid frames."""
         lengths = lengths.to(waveforms.device)
         if self.do_normalize:
-            waveforms = _normalize(waveforms, lengths)
+            waveforms = normalize_signals(waveforms, lengths)
         # Layer-norm encoders (wav2vec2-large-robust, WavLM) take an attention
         # mask; group-norm ones (wav2vec2-base) must not get one (model card):
         # they see the zero padding, as in SpeechBrain's recipe.
@@ -324,8 +332,6 @@ class EmotionClassifier(nn.Module):
         products with the first group norm from the signal's second moments,
         in the autocast dtype, with no autograd record.
         """
-        from emocirc.features import _TUNING, _fast_pos_conv, _feature_encoder, frame_counts
-
         fe = self.encoder.feature_extractor
         dtype = (
             torch.get_autocast_dtype(waveforms.device.type)
@@ -357,24 +363,12 @@ def _frozen_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
         return module
     import copy
 
-    from emocirc.features import _derived
-
     def make() -> nn.Module:
         clone = copy.deepcopy(module).to(dtype)
         clone.requires_grad_(False)
         return clone
 
     return _derived(module, f"copy-{dtype}", make)
-
-
-def _normalize(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    # Statistics over each utterance's own samples, so padding does not shift them.
-    steps = torch.arange(waveforms.shape[1], device=waveforms.device)
-    valid = (steps[None, :] < lengths[:, None]).to(waveforms.dtype)
-    n = valid.sum(dim=1, keepdim=True).clamp(min=1)
-    mean = (waveforms * valid).sum(dim=1, keepdim=True) / n
-    var = (((waveforms - mean) * valid) ** 2).sum(dim=1, keepdim=True) / n
-    return (waveforms - mean) / torch.sqrt(var + 1e-7) * valid
 
 
 def load_classifier(checkpoint: str | os.PathLike[str], device: str = "cpu") -> EmotionClassifier:

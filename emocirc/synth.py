@@ -44,7 +44,11 @@ import soxr
 
 from emocirc import espeak
 from emocirc._io import atomic_dir, default_cache_dir
+from emocirc.audio import SAMPLE_RATE
 from emocirc.corpora import iemocap
+from emocirc.corpora.emodb import EMOTIONS as EMODB_CODES
+from emocirc.corpora.emodb import SPEAKERS as EMODB_SPEAKERS
+from emocirc.corpora.emodb import TEXTS as EMODB_TEXTS
 from emocirc.errors import EmocircError
 from emocirc.prosody import (
     EMODB_EMOTIONS,
@@ -54,13 +58,13 @@ from emocirc.prosody import (
     random_speaker,
     render_prosody,
 )
+from emocirc.provenance import SYNTHETIC_MARKER, is_synthetic
 
 #: Bump whenever a change to this module or the rule table changes the audio:
 #: it is part of the cache key, so cached corpora are then regenerated.
 GENERATOR_VERSION = "1"
 
 #: Sample rate of the written files.
-SAMPLE_RATE = 16_000
 
 #: Kinds of corpus :func:`ensure_corpus` can make.
 KINDS: tuple[str, ...] = ("emodb", "iemocap")
@@ -89,15 +93,7 @@ EMODB_VOICES: dict[str, str] = {
 }
 
 #: EMODB's emotion initials (German) per canonical emotion.
-EMODB_LETTERS: dict[str, str] = {
-    "anger": "W",
-    "boredom": "L",
-    "disgust": "E",
-    "fear": "A",
-    "happiness": "F",
-    "sadness": "T",
-    "neutral": "N",
-}
+EMODB_LETTERS: dict[str, str] = {label: letter for letter, label in EMODB_CODES.items()}
 
 #: eSpeak variants per IEMOCAP session: (female, male).
 IEMOCAP_VOICES: dict[int, tuple[str, str]] = {
@@ -195,9 +191,9 @@ _SCRIPT_LINES = {
 # One utterance
 
 
-def _utterance_rng(seed: int, name: str) -> np.random.Generator:
-    # Seeded by the utterance's name, not its position, so an utterance is the
-    # same whatever the scale, the order or the worker that renders it.
+def _named_rng(seed: int, name: str) -> np.random.Generator:
+    # Seeded by a name (an utterance's, a session's), not a position, so an utterance
+    # is the same whatever the scale, the order or the worker that renders it.
     return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]))
 
 
@@ -312,7 +308,7 @@ def _write_wav(path: Path, wave: np.ndarray) -> None:
 def _render_task(task: dict) -> dict:
     """Render and write one utterance (top-level so worker processes can run it)."""
     speaker = SpeakerProfile(**task["speaker"])
-    rng = _utterance_rng(task["seed"], task["name"])
+    rng = _named_rng(task["seed"], task["name"])
     wave, prosody = synthesize_utterance(
         task["text"], task["emotion"], speaker, rng, arousal=task.get("arousal")
     )
@@ -347,8 +343,6 @@ def _check_out(out: str | os.PathLike[str], overwrite: bool) -> Path:
 
 
 def _write_metadata(root: Path, kind: str, seed: int, scale: float, speakers, results: list[dict]) -> None:
-    from emocirc.provenance import SYNTHETIC_MARKER
-
     meta = {
         "generator": "emocirc.synth",
         "kind": kind,
@@ -381,10 +375,10 @@ def emodb_speakers(seed: int = 0) -> list[SpeakerProfile]:
     >>> emodb_speakers()[0].voice, emodb_speakers()[0].gender
     ('de+m1', 'M')
     """
-    from emocirc.corpora.emodb import SPEAKERS
-
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"emodb-speakers")]))
-    return [random_speaker(code, SPEAKERS[code], EMODB_VOICES[code], rng) for code in sorted(SPEAKERS)]
+    rng = _named_rng(seed, "emodb-speakers")
+    return [
+        random_speaker(code, EMODB_SPEAKERS[code], EMODB_VOICES[code], rng) for code in sorted(EMODB_SPEAKERS)
+    ]
 
 
 def emodb_plan(seed: int = 0, scale: float = 1.0) -> tuple[int, int]:
@@ -432,12 +426,10 @@ def synthesize_emodb(
     pathlib.Path
         ``out``.
     """
-    from emocirc.corpora.emodb import TEXTS
-
     out = _check_out(out, overwrite)
     sentences, versions = emodb_plan(seed, scale)
     speakers = emodb_speakers(seed)
-    codes = list(TEXTS)[:sentences]
+    codes = list(EMODB_TEXTS)[:sentences]
     with atomic_dir(out) as tmp:
         tasks = []
         for spk in speakers:
@@ -448,7 +440,7 @@ def synthesize_emodb(
                         tasks.append(
                             {
                                 "name": name,
-                                "text": TEXTS[code],
+                                "text": EMODB_TEXTS[code],
                                 "emotion": emotion,
                                 "speaker": spk.to_dict(),
                                 "seed": seed,
@@ -474,7 +466,7 @@ def iemocap_speakers(seed: int = 0) -> list[SpeakerProfile]:
     >>> [s.speaker for s in iemocap_speakers()][:4]
     ['1F', '1M', '2F', '2M']
     """
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(b"iemocap-speakers")]))
+    rng = _named_rng(seed, "iemocap-speakers")
     out = []
     for session, (female, male) in IEMOCAP_VOICES.items():
         out.append(random_speaker(f"{session}F", "F", female, rng))
@@ -557,9 +549,7 @@ def synthesize_iemocap(
     with atomic_dir(out) as tmp:
         tasks: list[dict] = []
         for session in IEMOCAP_VOICES:
-            rng = np.random.default_rng(
-                np.random.SeedSequence([int(seed), zlib.crc32(f"session{session}".encode())])
-            )
+            rng = _named_rng(seed, f"session{session}")
             codes = _allocate(len(dialogs) * per_dialog, IEMOCAP_SHARES, required)
             codes = list(rng.permutation(codes))
             for d, (lead, suffix) in enumerate(dialogs):
@@ -621,9 +611,7 @@ def _write_iemocap_annotations(root: Path, tasks: list[dict], results: list[dict
     written_decoy: set[int] = set()
     for dialog, items in by_dialog.items():
         session = items[0][0]["session"]
-        rng = np.random.default_rng(
-            np.random.SeedSequence([int(seed), zlib.crc32(f"annot-{dialog}".encode())])
-        )
+        rng = _named_rng(seed, f"annot-{dialog}")
         emo_dir = root / f"Session{session}" / "dialog" / "EmoEvaluation"
         for sub in ("Categorical", "Attribute", "Self-evaluation"):
             (emo_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -740,12 +728,10 @@ def ensure_corpus(
     """
     base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     root = base / "corpora" / corpus_key(kind, seed, scale)
-    from emocirc.provenance import SYNTHETIC_MARKER
-
-    if (root / SYNTHETIC_MARKER).is_file():
+    if is_synthetic(root):
         return root
     with _locked(base / "corpora" / f".{root.name}.lock"):
-        if not (root / SYNTHETIC_MARKER).is_file():
+        if not is_synthetic(root):
             make = synthesize_emodb if kind == "emodb" else synthesize_iemocap
             make(root, seed=seed, scale=scale, jobs=jobs, overwrite=True)
     return root

@@ -69,8 +69,9 @@ banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run)
 
 # %%
 emodb = load_corpus(emodb_root)
-features = extract_features(emodb, str(run), layers=-1, device=device)
-X, y = features.embeddings[:, 0, :], features.labels
+# All hidden states, as the next chapters ask for them: one cached extraction serves them all.
+features = extract_features(emodb, str(run), device=device)
+X, y = features.layer(int(features.layers[-1])), features.labels
 pca = EmbeddingPCA(n_components=min(n_components, X.shape[1], len(X))).fit(X)
 fig = circplot.explained_variance(
     pca.explained_variance_ratio_,

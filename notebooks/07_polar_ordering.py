@@ -140,7 +140,8 @@ agreement
 # the order can change when the origin moves.
 
 # %%
-about_neutral = analyze(features, layer=layer, dims=2, origin="neutral", n_boot=n_boot, seed=seed)
+# Only the order is read here, which needs no bootstrap intervals.
+about_neutral = analyze(features, layer=layer, dims=2, origin="neutral", n_boot=0, seed=seed)
 print("grand mean:", " -> ".join(result.order))
 print("neutral:   ", " -> ".join(about_neutral.order))
 print(
@@ -149,9 +150,7 @@ print(
 
 # %%
 fig = circplot.circumplex_diagram(
-    centroids=dict(
-        zip(result.mapping.labels_, result.mapping.transform(result.mapping.centroids_).tolist(), strict=True)
-    ),
+    centroids=result.mapping.centroid_positions(),
     title="Cluster centres rotated onto Russell's circle (Procrustes, next chapter)",
 )
 

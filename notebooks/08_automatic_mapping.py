@@ -90,9 +90,7 @@ result = analyze(features, layer=layer, dims=2, reference=reference, n_boot=n_bo
 pd.Series(result.mapping.to_dict())
 
 # %%
-centres = dict(
-    zip(result.mapping.labels_, result.mapping.transform(result.mapping.centroids_).tolist(), strict=True)
-)
+centres = result.mapping.centroid_positions()
 fig = circplot.circumplex_diagram(
     centroids=centres,
     points=result.projected,

@@ -306,8 +306,8 @@ def test_gpu_matrix_product_cnn_matches_convolution(tiny):
     lengths = torch.tensor([9_000, 6_000])
     fe = tiny.model.feature_extractor
     with torch.inference_mode():
-        conv, n_conv = F._feature_encoder(fe, x, lengths, padded=True, gemm=False)
-        gemm, n_gemm = F._feature_encoder(fe, x, lengths, padded=True, gemm=True)
+        conv, n_conv = F._feature_encoder(fe, x, lengths, padded=True, mode="conv")
+        gemm, n_gemm = F._feature_encoder(fe, x, lengths, padded=True, mode="unfold")
     assert n_conv.tolist() == n_gemm.tolist() == [27, 18]
     for i, n in enumerate(n_conv.tolist()):
         torch.testing.assert_close(gemm[i, :n], conv[i, :n], rtol=1e-4, atol=1e-5)
@@ -328,7 +328,7 @@ def test_fft_positional_conv_matches_module(model):
         assert got.shape == expected.shape == hidden.shape
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
     # A wrong kernel orientation (correlation vs convolution) must be caught.
-    fft.weight = fft.weight.flip(-1)
+    fft._fixed = (fft._fixed[0].flip(-1), fft._fixed[1])
     fft._spectra.clear()
     with torch.inference_mode():
         assert not torch.allclose(fft(hidden), module(hidden), rtol=1e-3, atol=1e-3)

@@ -96,13 +96,7 @@ def _write_figures(result, out: Path) -> list[str]:
         "mahalanobis.png": lambda: plots.mahalanobis_heatmap(result.mahalanobis),
     }
     if result.mapping is not None:
-        centroids = dict(
-            zip(
-                result.mapping.labels_,
-                result.mapping.transform(result.mapping.centroids_).tolist(),
-                strict=True,
-            )
-        )
+        centroids = result.mapping.centroid_positions()
         figures["circumplex.png"] = lambda: plots.circumplex_diagram(
             centroids=centroids,
             points=result.projected,
