@@ -9,10 +9,13 @@ epoch (5,531 utterances of about 4.5 s).
     python benchmarks/finetune.py --model base-random --batch-size 4   # GPU: bf16 autocast
     python benchmarks/finetune.py --model base-random --batch-size 4 --graphs   # CUDA graphs
     python benchmarks/finetune.py --model base-random --batch-size 4 --graphs --bucket   # as in training
-    python benchmarks/finetune.py --model base-random --batch-size 32 --compile --bucket
+    python benchmarks/finetune.py --model base-random --batch-size 32 --graphs --compile   # + compiled layers
 
 The step is :class:`emocirc.finetune.TrainStep`, the one ``emocirc finetune``
-runs.  ``--graphs`` replays it from CUDA graphs; ``--no-fast-cnn`` runs the
+runs.  ``--graphs`` replays it from CUDA graphs; ``--compile`` runs the
+transformer layers through ``torch.compile`` (regional compilation,
+:meth:`emocirc.finetune.EmotionClassifier.compiled_layers`; the compile time
+is in the warm-up, reported apart); ``--no-fast-cnn`` runs the
 frozen CNN through the model's own modules instead of
 :func:`emocirc.features._feature_encoder`.  ``--bucket`` draws lengths from
 3-6 s (mean 4.5 s) and rounds each batch's padded length up to a 0.25 s
@@ -31,6 +34,7 @@ import time
 import numpy as np
 import torch
 
+from emocirc import features
 from emocirc.backbones import load_backbone
 from emocirc.finetune import EmotionClassifier, TrainStep
 
@@ -48,7 +52,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--mode", default="partial", choices=["partial", "full", "frozen"])
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--bucket", action="store_true", help="variable lengths, padded to a 0.25 s grid")
-    p.add_argument("--compile", action="store_true", help="torch.compile the model")
+    p.add_argument("--compile", action="store_true", help="torch.compile the transformer layers")
     p.add_argument("--graphs", action="store_true", help="replay each step from a CUDA graph")
     p.add_argument(
         "--unfused",
@@ -57,7 +61,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     p.add_argument("--module-pos-conv", action="store_true", help="the model's own positional conv (no FFT)")
     p.add_argument("--no-fast-cnn", action="store_true", help="frozen CNN through the model's own modules")
-    p.add_argument("--profile", action="store_true", help="print the costliest operators of 5 eager steps")
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="print the costliest kernels of 5 steps, and their share by kind",
+    )
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
 
@@ -79,8 +87,6 @@ def main(argv: list[str] | None = None) -> dict:
         model.encoder.requires_grad_(False)
     model.fast_cnn = not args.no_fast_cnn
     if args.module_pos_conv:
-        from emocirc import features
-
         features._TUNING["pos_conv"] = "module"
     enc_params = [q for q in model.encoder.parameters() if q.requires_grad]
     graphs = args.graphs and device.startswith("cuda")
@@ -90,9 +96,9 @@ def main(argv: list[str] | None = None) -> dict:
     if enc_params:
         optimizers.append(torch.optim.Adam(enc_params, lr=1e-5, **adam))
     model.train()
-    step_model = torch.compile(model, dynamic=False) if args.compile else model
+    model.compile_layers = args.compile
     train_step = TrainStep(
-        step_model, optimizers, 5.0, torch.bfloat16 if precision == "bf16" else None, graphs=graphs
+        model, optimizers, 5.0, torch.bfloat16 if precision == "bf16" else None, graphs=graphs
     )
     rng = np.random.default_rng(0)
     grid = 4000  # 0.25 s
@@ -128,9 +134,11 @@ def main(argv: list[str] | None = None) -> dict:
         if device.startswith("cuda"):
             torch.cuda.synchronize()
 
+    tic = time.perf_counter()
     for _ in range(args.warmup):
         step()
     sync()
+    warmup_s = time.perf_counter() - tic
     tic = time.perf_counter()
     utts, audio_s = 0, 0.0
     for _ in range(args.steps):
@@ -144,13 +152,15 @@ def main(argv: list[str] | None = None) -> dict:
         from torch.profiler import ProfilerActivity, profile
 
         activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.startswith("cuda") else [])
-        train_step.graphs = False
         with profile(activities=activities) as prof:
             for _ in range(5):
                 step()
             sync()
-        key = "cuda_time_total" if device.startswith("cuda") else "cpu_time_total"
-        print(prof.key_averages().table(sort_by=key, row_limit=25, max_name_column_width=70))
+        key = "self_device_time_total" if device.startswith("cuda") else "self_cpu_time_total"
+        events = prof.key_averages()
+        print(events.table(sort_by=key, row_limit=30, max_name_column_width=90))
+        if device.startswith("cuda"):
+            _kernel_shares(events)
     result = {
         "model": args.model,
         "device": torch.cuda.get_device_name()
@@ -162,11 +172,16 @@ def main(argv: list[str] | None = None) -> dict:
         "bucket": args.bucket,
         "compile": args.compile,
         "graphs": graphs,
-        "fft_pos_conv": not args.module_pos_conv and not args.no_fast_cnn,
+        "fft_pos_conv": not args.no_fast_cnn
+        and (
+            features._TUNING["pos_conv"] == "fft"
+            or (features._TUNING["pos_conv"] == "auto" and device.startswith("cuda"))
+        ),
         "fused_adam": fused,
         "graphs_captured": train_step.num_graphs,
         "fast_cnn": not args.no_fast_cnn,
         "loss": train_step.mean_loss(),
+        "warmup_s": warmup_s,
         "mean_seconds": audio_s / utts,
         "steps": args.steps,
         "utterances_per_s": rate,
@@ -180,11 +195,37 @@ def main(argv: list[str] | None = None) -> dict:
         f"{', module pos. conv' if args.module_pos_conv else ''}: "
         f"{rate:.1f} utterances/s ({result['mean_seconds']:.2f} s each), "
         f"IEMOCAP-sized epoch ({IEMOCAP_UTTERANCES} x {args.seconds} s) {result['epoch_s_iemocap']:.1f} s"
+        f" (warm-up {warmup_s:.0f} s)"
     )
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(result, fh, indent=2)
     return result
+
+
+_KINDS = (
+    ("matrix products", ("gemm", "cutlass", "sm90_", "sm80_", "cublas", "xmma")),
+    ("attention", ("flash", "fmha", "attention", "efficient")),
+    ("Adam", ("adam",)),
+    ("FFT", ("fft", "vector_fft", "regular_fft")),
+    ("compiled (Triton)", ("triton_",)),
+    ("reductions", ("reduce", "norm")),
+    ("element-wise and copies", ("elementwise", "copy", "fill", "index", "cat", "bernoulli", "dropout")),
+)
+
+
+def _kernel_shares(events) -> None:
+    """GPU time by kind of kernel (matched on the kernel's name), to see where a step goes."""
+    kernels = [e for e in events if e.self_device_time_total > 0 and e.device_type.name == "CUDA"]
+    total = sum(e.self_device_time_total for e in kernels) or 1.0
+    shares: dict[str, float] = {}
+    for e in kernels:
+        name = e.key.lower()
+        kind = next((k for k, words in _KINDS if any(w in name for w in words)), "other")
+        shares[kind] = shares.get(kind, 0.0) + e.self_device_time_total
+    print(f"GPU time of 5 steps: {total / 1e3:.1f} ms")
+    for kind, us in sorted(shares.items(), key=lambda kv: -kv[1]):
+        print(f"  {kind:<26} {us / 1e3:8.1f} ms  {100 * us / total:5.1f} %")
 
 
 if __name__ == "__main__":

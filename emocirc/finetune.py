@@ -41,6 +41,7 @@ gradients; on one GPU ``cuda_graphs`` replays each step from a CUDA graph
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import hashlib
@@ -51,7 +52,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -137,7 +138,9 @@ class FinetuneConfig:
     mixed_precision:
         ``"auto"`` (bf16 on CUDA, none on CPU), ``"bf16"``, ``"fp16"`` or ``"no"``.
     compile:
-        Wrap the model in ``torch.compile`` (GPU speed-up; not hashed).
+        Compile the transformer layers for training with ``torch.compile``
+        (:meth:`EmotionClassifier.compiled_layers`; GPU speed-up, composes
+        with ``cuda_graphs``; evaluation stays eager; not hashed).
     cuda_graphs:
         Replay each training step from a CUDA graph per batch shape
         (:class:`TrainStep`; one CUDA process; not hashed).  Pays off when
@@ -288,6 +291,9 @@ class EmotionClassifier(nn.Module):
         self.head = nn.Linear(int(encoder.config.hidden_size), len(self.labels), bias=False)
         #: Run a frozen CNN with :func:`emocirc.features._feature_encoder` (same result, faster).
         self.fast_cnn = True
+        #: In training, run each transformer layer through ``torch.compile`` (see :meth:`compiled_layers`).
+        self.compile_layers = False
+        self._layer_calls: list[Callable[..., Any]] | None = None
 
     def pool(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Mean of the last hidden state over each utterance's valid frames."""
@@ -301,14 +307,48 @@ class EmotionClassifier(nn.Module):
         if getattr(self.encoder.config, "feat_extract_norm", "group") == "layer":
             steps = torch.arange(waveforms.shape[1], device=waveforms.device)
             mask = (steps[None, :] < lengths[:, None]).long()
-        if mask is None and self._fast_cnn_usable():
-            hidden = self._encode_fast(waveforms)
-        else:
-            hidden = self.encoder(waveforms, attention_mask=mask).last_hidden_state
+        with self.compiled_layers(self.training and self.compile_layers):
+            if mask is None and self._fast_cnn_usable():
+                hidden = self._encode_fast(waveforms)
+            else:
+                hidden = self.encoder(waveforms, attention_mask=mask).last_hidden_state
         frames = self.encoder._get_feat_extract_output_lengths(lengths).clamp(min=1, max=hidden.shape[1])
         valid = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < frames[:, None]
         valid = valid.to(hidden.dtype).unsqueeze(-1)
         return (hidden * valid).sum(dim=1) / frames.to(hidden.dtype).unsqueeze(-1)
+
+    @contextlib.contextmanager
+    def compiled_layers(self, enabled: bool = True) -> Iterator[None]:
+        """Run the encoder's transformer layers through ``torch.compile`` inside this block.
+
+        Regional compilation: the layers are identical, so one compiled graph
+        serves all of them (plus one more, with a dynamic time axis, once a
+        second length is seen).  Inductor fuses the element-wise work around
+        the matrix products (layer norms, dropout, GELU, residuals, casts) in
+        forward and backward; the kernels it makes can be captured in
+        :class:`TrainStep`'s CUDA graphs.  The first call of each kind
+        compiles (tens of seconds); evaluation, with its many lengths, stays
+        eager because :meth:`pool` enables this in training only.
+        """
+        layers = getattr(getattr(self.encoder, "encoder", None), "layers", None)
+        if not enabled or layers is None or len(layers) == 0:
+            yield
+            return
+        if self._layer_calls is None:
+            calls = []
+            for layer in layers:
+                layer.compile(dynamic=None)
+                # Module.compile keeps the compiled call here; it is switched on only inside this block.
+                calls.append(layer._compiled_call_impl)
+                layer._compiled_call_impl = None
+            self._layer_calls = calls
+        for layer, call in zip(layers, self._layer_calls, strict=True):
+            layer._compiled_call_impl = call
+        try:
+            yield
+        finally:
+            for layer in layers:
+                layer._compiled_call_impl = None
 
     def _fast_cnn_usable(self) -> bool:
         """Whether the CNN needs no gradient here, and the model is one whose forward :meth:`_encode_fast` repeats."""
@@ -922,9 +962,7 @@ def _finetune_split(
     precision = config.mixed_precision
     if precision == "auto":
         precision = "bf16" if device.startswith("cuda") else "no"
-    want_graphs = (
-        config.cuda_graphs and device.startswith("cuda") and precision != "fp16" and not config.compile
-    )
+    want_graphs = config.cuda_graphs and device.startswith("cuda") and precision != "fp16"
     handlers: list[Any] = [DistributedDataParallelKwargs(find_unused_parameters=True)]
     if want_graphs:
         # Autocast's cache of cast weights must not be kept across a graph capture.
@@ -951,9 +989,7 @@ def _finetune_split(
     # fp16 loss scaling checks for inf on the host; several processes synchronise gradients.
     graphs = want_graphs and accelerator.num_processes == 1
     if config.cuda_graphs and not graphs:
-        say(
-            "note: cuda_graphs needs one CUDA process, bf16 or no mixed precision and no compile; running eagerly"
-        )
+        say("note: cuda_graphs needs one CUDA process and bf16 or no mixed precision; running eagerly")
     # On CUDA one fused kernel per step instead of a few per parameter group.
     adam = {"capturable": graphs, **({"fused": True} if device.startswith("cuda") else {})}
     opt_head = torch.optim.Adam(model.head.parameters(), lr=config.lr_head, **adam)
@@ -1000,9 +1036,8 @@ def _finetune_split(
         model, opt_head, opt_encoder = accelerator.prepare(model, opt_head, opt_encoder)
     else:
         model, opt_head = accelerator.prepare(model, opt_head)
-    if config.compile:
-        model = torch.compile(model, dynamic=True)
     unwrapped = accelerator.unwrap_model(model)
+    unwrapped.compile_layers = config.compile
     crop = int(config.crop_seconds * 16000) if config.crop_seconds else None
     pad = int(round(config.pad_multiple * 16000))
     optimizers = [opt for opt in (opt_head, opt_encoder) if opt is not None]

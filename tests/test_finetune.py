@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ import torch
 from emocirc.corpora import load_corpus
 from emocirc.errors import EmocircError
 from emocirc.finetune import (
+    EmotionClassifier,
     FinetuneConfig,
     NewBob,
     Split,
@@ -458,3 +460,59 @@ def test_pad_multiple_and_cuda_graph_settings(small_iemocap, tmp_path):
     run = finetune(small_iemocap, config, tmp_path / "run", log=messages.append)
     assert any("running eagerly" in m for m in messages)
     assert math.isfinite(read_metrics(run)["valid"]["weighted_accuracy"])
+
+
+def _without_dropout(module: EmotionClassifier) -> None:
+    """No dropout, layer drop or time masking (as in finetune), so training mode draws nothing."""
+    module.encoder.config.layerdrop = 0.0
+    module.encoder.config.apply_spec_augment = False
+    for m in module.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+        if isinstance(getattr(m, "dropout", None), float):
+            m.dropout = 0.0
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on a CPU needs a C++ compiler")
+def test_compiled_layers_train_like_eager_ones_and_only_in_training():
+    from torch._dynamo.utils import counters
+
+    from emocirc.backbones import load_backbone
+    from emocirc.finetune import TrainStep
+
+    def setup(compiled):
+        torch.manual_seed(0)
+        clf = EmotionClassifier(load_backbone("tiny").model, ["a", "b", "c", "d"], True)
+        clf.encoder.freeze_feature_encoder()
+        _without_dropout(clf)
+        clf.compile_layers = compiled
+        params = [p for p in clf.encoder.parameters() if p.requires_grad]
+        opts = [torch.optim.Adam(clf.head.parameters(), lr=1e-2), torch.optim.Adam(params, lr=1e-3)]
+        return clf.train(), TrainStep(clf, opts, 5.0)
+
+    gen = torch.Generator().manual_seed(3)
+    batches = [
+        (torch.randn(2, n, generator=gen), torch.tensor([n, n - 2_000])) for n in (8_000, 8_000, 11_000)
+    ]
+    targets = torch.tensor([0, 2])
+    runs = []
+    torch._dynamo.reset()
+    counters.clear()
+    for compiled in (False, True):
+        clf, step = setup(compiled)
+        for wav, lens in batches:
+            step(wav, lens, targets)
+        runs.append((torch.stack(step._losses), [p.detach().clone() for p in clf.parameters()]))
+    # One graph serves every layer; a second length adds one with a dynamic time axis.
+    assert counters["stats"]["unique_graphs"] == 2
+    (eager_losses, eager_params), (compiled_losses, compiled_params) = runs
+    torch.testing.assert_close(compiled_losses, eager_losses, rtol=1e-4, atol=1e-5)
+    # Adam divides by the gradients' root mean square: where a gradient is near zero, rounding
+    # differences of the fused kernels move a weight by a fraction of the 1e-3 step.
+    for a, b in zip(compiled_params, eager_params, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=2e-4)
+    # Evaluation, with its many lengths, stays eager; the layers are left uncompiled.
+    with torch.no_grad():
+        clf.eval()(torch.randn(1, 9_500), torch.tensor([9_500]))
+    assert counters["stats"]["unique_graphs"] == 2
+    assert all(layer._compiled_call_impl is None for layer in clf.encoder.encoder.layers)

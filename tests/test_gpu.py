@@ -117,7 +117,67 @@ def test_cuda_graph_steps_equal_eager_steps():
     assert moved > 1e-5
 
 
-def test_finetune_with_cuda_graphs_end_to_end(tmp_path):
+def _train_mode_classifier(dropout: bool):
+    """Tiny classifier in training mode, without layer drop or time masking; dropout optional."""
+    model, optimizers = _classifier()
+    model.encoder.config.layerdrop = 0.0
+    if not dropout:
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = 0.0
+            if isinstance(getattr(m, "dropout", None), float):
+                m.dropout = 0.0
+    return model.train(), optimizers
+
+
+def test_compiled_layers_replayed_from_cuda_graphs_equal_eager_steps():
+    gen = torch.Generator().manual_seed(1)
+    batches = [
+        (torch.randn(4, 24_000, generator=gen), torch.tensor([24_000, 20_000, 23_000, 16_000]))
+        for _ in range(6)
+    ]
+    targets = [torch.randint(0, 4, (4,), generator=gen) for _ in batches]
+    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        finals = []
+        for fast in (False, True):
+            model, optimizers = _train_mode_classifier(dropout=False)
+            model.compile_layers = fast
+            step = TrainStep(model, optimizers, 5.0, None, graphs=fast)
+            for (wav, lens), target in zip(batches, targets, strict=True):
+                step(wav, lens, target)
+            assert step.num_graphs == (1 if fast else 0)
+            finals.append(
+                (torch.stack(step._losses).cpu(), [p.detach().cpu().clone() for p in model.parameters()])
+            )
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+    (eager_losses, eager_params), (fast_losses, fast_params) = finals
+    torch.testing.assert_close(fast_losses, eager_losses, rtol=1e-4, atol=1e-5)
+    for a, b in zip(fast_params, eager_params, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=2e-4)
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_replayed_steps_draw_new_dropout_masks(compiled):
+    # With learning rates of zero only dropout can change the loss of a repeated batch.
+    model, optimizers = _train_mode_classifier(dropout=True)
+    model.compile_layers = compiled
+    for opt in optimizers:
+        for group in opt.param_groups:
+            group["lr"] = 0.0
+    step = TrainStep(model, optimizers, 5.0, torch.bfloat16, graphs=True)
+    wav, lens = torch.randn(4, 24_000, generator=torch.Generator().manual_seed(2)), torch.tensor([24_000] * 4)
+    for _ in range(6):
+        step(wav, lens, torch.tensor([0, 1, 2, 3]))
+    assert step.num_graphs == 1
+    replayed = torch.stack(step._losses[3:]).float().cpu()  # steps 4-6 come from the graph
+    assert len(set(replayed.tolist())) == len(replayed), replayed
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_finetune_with_cuda_graphs_end_to_end(tmp_path, compiled):
     rows = []
     rng = np.random.default_rng(0)
     for i, label in enumerate(["anger", "happiness", "sadness", "neutral"] * 8):
@@ -135,6 +195,7 @@ def test_finetune_with_cuda_graphs_end_to_end(tmp_path):
         lr_backbone=5e-4,
         lr_head=5e-3,
         cuda_graphs=True,
+        compile=compiled,
         pad_multiple=1.0,
         device="cuda",
     )

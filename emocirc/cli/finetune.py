@@ -40,7 +40,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=defaults.seed)
     p.add_argument("--crop-seconds", type=float, default=None, help="random crop of long training utterances")
     p.add_argument("--mixed-precision", default="auto", choices=["auto", "bf16", "fp16", "no"])
-    p.add_argument("--compile", action="store_true", help="torch.compile the model (GPU)")
+    p.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile the transformer layers for training with torch.compile (GPU; composes with --cuda-graphs)",
+    )
     p.add_argument(
         "--cuda-graphs",
         action="store_true",

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# The fine-tuning half of run_gpu.sh, compiled layers included (about 8 minutes
+# on an H100, most of it compiling): batch 32 and batch 4 replayed from CUDA
+# graphs with and without compiled transformer layers, a kernel profile of
+# each batch-32 step, then the CUDA-only tests.  Logs and JSON go to $OUT
+# (default: benchmarks/out).  Run from the repository root.
+set -uo pipefail
+OUT=${OUT:-benchmarks/out}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONWARNINGS=ignore
+PY=${PYTHON:-python3}
+{ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  $PY -c "import torch, transformers, triton; print('torch', torch.__version__, 'transformers', transformers.__version__, 'triton', triton.__version__)"
+} 2>&1 | tee "$OUT/gpu.txt"
+run() {  # name, time limit, arguments
+  local name=$1 limit=$2; shift 2
+  timeout "$limit" $PY benchmarks/finetune.py --model base-random "$@" --json "$OUT/finetune_$name.json" \
+    >"$OUT/finetune_$name.log" 2>&1
+  echo "[$name] exit $?: $(tail -n 1 "$OUT/finetune_$name.log")"
+}
+run bs32_graphs_compile 200 --batch-size 32 --graphs --compile --profile
+run bs32_graphs 70 --batch-size 32 --graphs --profile
+run bs4_graphs_compile 110 --batch-size 4 --graphs --compile
+timeout 220 $PY -m pytest -q -x -p no:cacheprovider tests/test_gpu.py >"$OUT/test_gpu.log" 2>&1
+echo "[tests] exit $?: $(tail -n 1 "$OUT/test_gpu.log")"
+for f in "$OUT"/finetune_*.log; do grep -A 12 "GPU time of 5 steps" "$f" | sed "s|^|$(basename "$f" .log): |"; done
