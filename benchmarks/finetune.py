@@ -53,6 +53,7 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"])
     p.add_argument("--bucket", action="store_true", help="variable lengths, padded to a 0.25 s grid")
     p.add_argument("--compile", action="store_true", help="torch.compile the transformer layers")
+    p.add_argument("--compile-mode", default=None, help="torch.compile mode, e.g. reduce-overhead")
     p.add_argument("--graphs", action="store_true", help="replay each step from a CUDA graph")
     p.add_argument(
         "--unfused",
@@ -96,7 +97,9 @@ def main(argv: list[str] | None = None) -> dict:
     if enc_params:
         optimizers.append(torch.optim.Adam(enc_params, lr=1e-5, **adam))
     model.train()
-    model.compile_layers = args.compile
+    model.compile_layers = args.compile or args.compile_mode is not None
+    if args.compile_mode:
+        model.compile_options = {**model.compile_options, "mode": args.compile_mode}
     train_step = TrainStep(
         model, optimizers, 5.0, torch.bfloat16 if precision == "bf16" else None, graphs=graphs
     )

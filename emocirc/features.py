@@ -878,15 +878,18 @@ def _bf16_model(backbone: Backbone) -> torch.nn.Module:
     return _derived(model, "bf16", make, (_TUNING["prepack"],))
 
 
-def _run_encoder(encoder: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None) -> None:
+def _run_encoder(encoder: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """The transformer encoder on ``hidden`` with frame ``mask`` (None: no padding), without host round trips.
 
-    Hugging Face's wav2vec2 and HuBERT encoders zero padded frames with a
-    boolean-mask assignment, which makes the host wait for the GPU at every
-    batch (the next batch cannot be prepared meanwhile).  For those two
-    post-layer-norm encoders with SDPA attention the same steps run here with
-    a multiplication and a boolean attention mask; others go through the
-    model's own forward.
+    Returns the last hidden state.  Hugging Face's wav2vec2 and HuBERT
+    encoders zero padded frames with a boolean-mask assignment, which makes
+    the host wait for the GPU at every batch (the next batch cannot be
+    prepared meanwhile), and while a CUDA graph is being captured they turn
+    ``attention_mask=None`` into a full mask, which sends SDPA to its slow
+    fp32 path.  For those two post-layer-norm encoders with SDPA attention
+    (and no layer drop in training) the same steps run here with a
+    multiplication and a boolean attention mask, or none; others go through
+    the model's own forward.
     """
     config = getattr(encoder, "config", None)
     own = (
@@ -894,12 +897,13 @@ def _run_encoder(encoder: torch.nn.Module, hidden: torch.Tensor, mask: torch.Ten
         and type(encoder).__name__ in ("Wav2Vec2Encoder", "HubertEncoder")
         and getattr(config, "_attn_implementation", None) == "sdpa"
         and not getattr(config, "do_stable_layer_norm", False)
+        and not (encoder.training and getattr(config, "layerdrop", 0.0) > 0.0)
         and hasattr(encoder, "layer_norm")
         and hasattr(encoder, "pos_conv_embed")
     )
     if not own:
-        encoder(hidden, attention_mask=mask)
-        return
+        out = encoder(hidden, attention_mask=mask)
+        return out[0] if isinstance(out, tuple) else out.last_hidden_state
     attention = None
     if mask is not None:
         hidden = hidden * mask[..., None].to(hidden.dtype)
@@ -909,6 +913,7 @@ def _run_encoder(encoder: torch.nn.Module, hidden: torch.Tensor, mask: torch.Ten
     for layer in encoder.layers:
         out = layer(hidden, attention_mask=attention)
         hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
 
 
 @dataclass

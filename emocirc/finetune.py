@@ -34,9 +34,13 @@ processes with no code change.
 Speed without changing the recipe: a frozen CNN runs through
 :func:`emocirc.features._feature_encoder` (same result, no autograd record);
 on CUDA the encoder's positional convolution is an FFT convolution with
-gradients; on one GPU ``cuda_graphs`` replays each step from a CUDA graph
-(:class:`TrainStep`), which pays off when batch shapes repeat
-(``pad_multiple``).  Measurements: ``benchmarks/README.md``.
+gradients; the transformer layers run without Hugging Face's mask
+handling (:func:`emocirc.features._run_encoder`), so attention keeps SDPA's
+fused kernels; on one GPU ``cuda_graphs`` replays each step from a CUDA
+graph (:class:`TrainStep`), which pays off when batch shapes repeat
+(``pad_multiple``), and ``compile`` compiles the layers for training
+(:meth:`EmotionClassifier.compiled_layers`).  Measurements:
+``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ from emocirc.features import (
     _derived,
     _fast_pos_conv,
     _feature_encoder,
+    _run_encoder,
     frame_counts,
     normalize_signals,
 )
@@ -293,6 +298,8 @@ class EmotionClassifier(nn.Module):
         self.fast_cnn = True
         #: In training, run each transformer layer through ``torch.compile`` (see :meth:`compiled_layers`).
         self.compile_layers = False
+        #: Arguments of ``torch.compile`` for the layers (``mode="reduce-overhead"`` without TrainStep's graphs).
+        self.compile_options: dict[str, Any] = {"dynamic": None}
         self._layer_calls: list[Callable[..., Any]] | None = None
 
     def pool(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -337,7 +344,7 @@ class EmotionClassifier(nn.Module):
         if self._layer_calls is None:
             calls = []
             for layer in layers:
-                layer.compile(dynamic=None)
+                layer.compile(**self.compile_options)
                 # Module.compile keeps the compiled call here; it is switched on only inside this block.
                 calls.append(layer._compiled_call_impl)
                 layer._compiled_call_impl = None
@@ -390,8 +397,7 @@ class EmotionClassifier(nn.Module):
         # cuDNN's kernels for it took more than half of a training step on an H100.
         fft = _TUNING["pos_conv"] == "fft" or (_TUNING["pos_conv"] == "auto" and waveforms.is_cuda)
         with _fast_pos_conv(self.encoder.encoder, fft, trainable=True):
-            out = self.encoder.encoder(hidden, attention_mask=None)
-        return out[0] if isinstance(out, tuple) else out.last_hidden_state
+            return _run_encoder(self.encoder.encoder, hidden, None)
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.head(self.pool(waveforms, lengths)).float(), dim=-1)
