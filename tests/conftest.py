@@ -27,6 +27,14 @@ def load_book_build():
     return module
 
 
+@pytest.fixture
+def emocirc_cache(tmp_path, monkeypatch) -> Path:
+    """Point EMOCIRC_CACHE at the test's own tmp_path/cache; use with ``pytest.mark.usefixtures``."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("EMOCIRC_CACHE", str(cache))
+    return cache
+
+
 @pytest.fixture(scope="session")
 def book_build():
     return load_book_build()

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-_spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
-build = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(build)
+from tests.conftest import ROOT, load_book_build
+
+build = load_book_build()
 
 NOTEBOOK = """# %% [markdown]
 # # A test chapter

@@ -36,9 +36,7 @@ def clusters(angles=ANGLES, radius=5.0, n=60, sd=0.5, seed=0, extra_dims=0):
     return np.vstack(X), np.array(y)
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 def test_polar_centroids_recover_known_angles_radii_and_order():
@@ -138,11 +136,6 @@ def test_pca_transfer_and_explained_variance():
     assert std.explained_variance_ratio_[0] < 0.5  # scale no longer dominates
     with pytest.raises(EmocircError, match="n_components"):
         cx.EmbeddingPCA(n_components=5).fit(A[:3])
-
-
-def _rotate(points, deg):
-    t = np.radians(deg)
-    return points @ np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
 
 
 @pytest.mark.parametrize("turn", [0.0, 37.0, -120.0, 179.0])

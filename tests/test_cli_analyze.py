@@ -11,10 +11,11 @@ import pytest
 
 from emocirc.cli import main
 
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
+
 
 @pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+def _agg_backend(monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
 
 

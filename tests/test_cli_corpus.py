@@ -14,9 +14,7 @@ from tests.layouts import EMODB_SAMPLE, emodb_duration, make_emodb, make_iemocap
 KEYS = ["format", "utterances", "labels", "speakers", "duration_s", "problems"]
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 def _json(capsys, *argv: str) -> dict:

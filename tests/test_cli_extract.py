@@ -10,10 +10,7 @@ from emocirc.cli import main
 from emocirc.features import REQUIRED_ARRAYS, load_features
 from tests.layouts import make_emodb, make_iemocap
 
-
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 def test_extract_emodb_layout_writes_documented_file(tmp_path, capsys):

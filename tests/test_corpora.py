@@ -45,9 +45,7 @@ RELEASE_COUNTS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 @pytest.fixture(scope="module")

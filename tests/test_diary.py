@@ -16,9 +16,7 @@ from emocirc.errors import EmocircError
 SR = D.SAMPLE_RATE
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 @pytest.fixture(scope="module")
@@ -143,10 +141,11 @@ def test_make_diary_bad_input(tmp_path, kwargs, message):
     assert not (tmp_path / "x").exists()
 
 
-def _wav(path, seconds=2.0, freq=220.0):
+def _wav(path):
+    """Two seconds of a 220 Hz tone."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    t = np.arange(int(seconds * SR)) / SR
-    sf.write(path, (0.3 * np.sin(2 * np.pi * freq * t)).astype(np.float32), SR)
+    t = np.arange(2 * SR) / SR
+    sf.write(path, (0.3 * np.sin(2 * np.pi * 220.0 * t)).astype(np.float32), SR)
     return path
 
 

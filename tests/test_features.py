@@ -15,14 +15,29 @@ from emocirc.errors import EmocircError
 SR = 16_000
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 @pytest.fixture(scope="module")
 def tiny():
     return load_backbone("tiny")
+
+
+@pytest.fixture(scope="module")
+def cpu_backbone():
+    """``load_backbone`` built once per name, for tests that only read the model on the CPU.
+
+    ``base-random`` takes seconds to build.  Tests that extract features (which may move
+    the model to a GPU) or change weights load their own.
+    """
+    built = {}
+
+    def get(name):
+        if name not in built:
+            built[name] = load_backbone(name)
+        return built[name]
+
+    return get
 
 
 def _signals(lengths, seed=0):
@@ -314,9 +329,9 @@ def test_gpu_matrix_product_cnn_matches_convolution(tiny):
 
 
 @pytest.mark.parametrize("model", ["tiny", "base-random"])
-def test_fft_positional_conv_matches_module(model):
+def test_fft_positional_conv_matches_module(model, cpu_backbone):
     # The GPU computes pos_conv_embed by FFT with weight norm folded; check it on the CPU.
-    backbone = load_backbone(model)
+    backbone = cpu_backbone(model)
     module = backbone.model.encoder.pos_conv_embed
     fft = F._FFTPositionalConv(module)
     gen = torch.Generator().manual_seed(0)
@@ -432,10 +447,10 @@ def test_long_recording_memory_does_not_grow_beyond_the_signal(tmp_path):
 @pytest.mark.parametrize(
     ("model", "first_layer"), [("tiny", "separate"), ("base-random", "separate"), ("tiny", "fused")]
 )
-def test_strided_and_unfolded_cnn_match_convolution(model, first_layer, monkeypatch):
+def test_strided_and_unfolded_cnn_match_convolution(model, first_layer, monkeypatch, cpu_backbone):
     # The GPU's CNN (row-shifted matrix products, no copy of the input) checked on the CPU.
     monkeypatch.setitem(F._TUNING, "first_layer", first_layer)
-    backbone = load_backbone(model)
+    backbone = cpu_backbone(model)
     fe = backbone.model.feature_extractor
     lengths = [9_000, 6_001, 4_321]
     x = torch.from_numpy(np.stack([np.pad(w, (0, 9_000 - len(w))) for w in _signals(lengths)]))
@@ -538,8 +553,8 @@ def test_bf16_weights_stay_near_fp32(tiny):
 
 
 @pytest.mark.parametrize("model", ["tiny", "base-random"])
-def test_own_encoder_loop_matches_the_model_forward(model):
-    backbone = load_backbone(model)
+def test_own_encoder_loop_matches_the_model_forward(model, cpu_backbone):
+    backbone = cpu_backbone(model)
     gen = torch.Generator().manual_seed(4)
     hidden = torch.randn(3, 40, backbone.hidden_size, generator=gen)
     mask = torch.arange(40)[None] < torch.tensor([40, 25, 9])[:, None]

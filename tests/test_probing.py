@@ -14,9 +14,7 @@ from emocirc.features import Features
 LABELS = np.array(["anger", "happiness", "sadness", "neutral"])
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 def _features(n_per=30, n_speakers=6, seed=0, speaker_offset=0.0):

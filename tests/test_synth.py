@@ -27,9 +27,7 @@ CATEGORICAL = re.compile(r"^C-(E\d|F1|M1):\t[A-Z][a-z]+;\t\(\)$")
 ATTRIBUTE = re.compile(r"^A-E\d:\tval [1-5]; act [1-5]; dom  [1-5];\t\(\)$")
 
 
-@pytest.fixture(autouse=True)
-def _cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
 
 @pytest.fixture(scope="module")
