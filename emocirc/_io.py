@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,7 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
         if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            old = path.with_name(f"{_aside_prefix(path)}{os.getpid()}")
             os.replace(path, old)
             os.replace(tmp, path)
             shutil.rmtree(old, ignore_errors=True)
@@ -73,6 +73,36 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _aside_prefix(path: Path) -> str:
+    return f".{path.name}.old-"
+
+
+def recover_dir(path: str | os.PathLike[str], complete: Callable[[Path], bool]) -> bool:
+    """Put back the previous ``path`` if a kill fell between :func:`atomic_dir`'s two renames.
+
+    :func:`atomic_dir` moves an existing directory aside and then renames the
+    new one into place; a SIGKILL between the two leaves no ``path`` but the
+    old one aside, complete.  The newest such directory for which
+    ``complete(dir)`` holds is renamed back.  Returns whether one was.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> (d / ".ckpt.old-123").mkdir()
+    >>> recover_dir(d / "ckpt", lambda p: True), (d / "ckpt").is_dir()
+    (True, True)
+    """
+    path = Path(path)
+    if path.exists():
+        return False
+    aside = [p for p in path.parent.glob(f"{_aside_prefix(path)}*") if p.is_dir() and complete(p)]
+    if not aside:
+        return False
+    os.replace(max(aside, key=lambda p: p.stat().st_mtime_ns), path)
+    return True
 
 
 def _umask() -> int:

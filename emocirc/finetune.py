@@ -59,7 +59,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,7 +67,7 @@ import torch
 from torch import nn
 
 from emocirc import __version__
-from emocirc._io import atomic_dir, atomic_path, default_cache_dir, write_json, write_text
+from emocirc._io import atomic_dir, atomic_path, default_cache_dir, recover_dir, write_json, write_text
 from emocirc.errors import EmocircError
 from emocirc.features import (
     _TUNING,
@@ -77,17 +77,13 @@ from emocirc.features import (
     _run_encoder,
     frame_counts,
     normalize_signals,
+    resolve_device,
 )
 from emocirc.labels import FOUR_CLASS, to_four_class
 from emocirc.metrics import classification_summary
+from emocirc.splits import PROTOCOLS, Split, folds
 
 MODES: tuple[str, ...] = ("partial", "full", "frozen")
-PROTOCOLS: tuple[str, ...] = (
-    "speaker-dependent",
-    "leave-one-session-out",
-    "leave-two-speakers-out",
-    "leave-one-speaker-out",
-)
 #: Fields of :class:`FinetuneConfig` that do not change what is learned (left out of the run hash).
 _NOT_HASHED = ("device", "compile", "cuda_graphs")
 #: Fields left out of the run hash while they keep these defaults (hashes of older runs stay valid).
@@ -238,25 +234,6 @@ class FinetuneConfig:
             if k not in _NOT_HASHED and not (k in _HASHED_UNLESS_DEFAULT and v == _HASHED_UNLESS_DEFAULT[k])
         }
         return _digest(json.dumps(data, sort_keys=True, default=str))
-
-
-class SplitLike(Protocol):
-    """What :mod:`emocirc.splits` returns: positional indices into the corpus table."""
-
-    name: str
-    train: np.ndarray
-    valid: np.ndarray
-    test: np.ndarray
-
-
-@dataclass
-class Split:
-    """A train/valid/test partition given by hand (positional indices into the table)."""
-
-    name: str
-    train: np.ndarray
-    valid: np.ndarray
-    test: np.ndarray
 
 
 # --------------------------------------------------------------------------- model
@@ -750,9 +727,8 @@ class TrainStep:
 
 
 def _resolve_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
+    """:func:`emocirc.features.resolve_device` as a string (``"cpu"``, ``"cuda"``, ``"cuda:1"``)."""
+    return str(resolve_device(device))
 
 
 def _digest(text: str) -> str:
@@ -777,9 +753,7 @@ def data_fingerprint(df: pd.DataFrame) -> str:
     return _digest(json.dumps(rows))
 
 
-def _select_splits(df: pd.DataFrame, config: FinetuneConfig) -> list[SplitLike]:
-    from emocirc.splits import folds
-
+def _select_splits(df: pd.DataFrame, config: FinetuneConfig) -> list[Split]:
     splits = list(folds(df, config.protocol, seed=config.seed))
     if config.fold == "all":
         return splits
@@ -802,7 +776,7 @@ def finetune(
     df: pd.DataFrame,
     config: FinetuneConfig,
     out: str | os.PathLike[str],
-    split: SplitLike | None = None,
+    split: Split | None = None,
     *,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
@@ -933,7 +907,7 @@ def _run_is_finished(out: Path, run_hash: str) -> bool:
 def _finetune_split(
     table: pd.DataFrame,
     config: FinetuneConfig,
-    split: SplitLike,
+    split: Split,
     out: Path,
     progress: bool,
     log: Callable[[str], None] | None,
@@ -1124,9 +1098,10 @@ def _finetune_split(
                 for group in opt.param_groups:
                     group["lr"] = lr
                 train_step.learning_rates_changed()
+        weights = _cpu_state(unwrapped)  # one device-to-host copy, for the checkpoint and the best weights
         improved = valid_error < best["error"]
         if improved:
-            best = {"error": valid_error, "epoch": epoch, "state": _cpu_state(unwrapped)}
+            best = {"error": valid_error, "epoch": epoch, "state": weights}
         if accelerator.is_main_process:
             _save_checkpoint(
                 ckpt,
@@ -1134,7 +1109,7 @@ def _finetune_split(
                     "run_hash": run_hash,
                     "epoch": epoch,
                     "rows": rows,
-                    "model": _cpu_state(unwrapped),
+                    "model": weights,
                     "opt_head": opt_head.state_dict(),
                     "opt_encoder": opt_encoder.state_dict() if opt_encoder is not None else {},
                     "sched_head": sched_head.state_dict(),
@@ -1216,17 +1191,9 @@ def _save_checkpoint(ckpt: Path, state: dict[str, Any], best_state: dict[str, to
 def _recover_checkpoint(out: Path) -> None:
     """Put back the previous checkpoint if a kill fell between the two renames that replace it.
 
-    :func:`~emocirc._io.atomic_dir` moves the old ``checkpoint`` aside as
-    ``.checkpoint.old-<pid>`` and then renames the new one into place; a
-    SIGKILL between the two leaves no ``checkpoint`` but a complete old one.
     The new one (a ``.partial`` sibling) may be half-written and is never used.
     """
-    ckpt = out / _CHECKPOINT
-    if ckpt.exists():
-        return
-    aside = [p for p in out.glob(f".{_CHECKPOINT}.old-*") if (p / "state.pt").is_file()]
-    if aside:
-        os.replace(max(aside, key=lambda p: p.stat().st_mtime_ns), ckpt)
+    recover_dir(out / _CHECKPOINT, lambda p: (p / "state.pt").is_file())
 
 
 # Temporary siblings that emocirc's atomic writes leave in a run directory when killed.
