@@ -27,6 +27,19 @@ def load_book_build():
     return module
 
 
+def without_dropout(classifier) -> None:
+    """No dropout, layer drop or time masking in an EmotionClassifier, so training mode draws nothing."""
+    import torch
+
+    classifier.encoder.config.layerdrop = 0.0
+    classifier.encoder.config.apply_spec_augment = False
+    for m in classifier.modules():
+        if isinstance(m, torch.nn.Dropout):
+            m.p = 0.0
+        if isinstance(getattr(m, "dropout", None), float):
+            m.dropout = 0.0  # SDPA's attention dropout
+
+
 @pytest.fixture
 def emocirc_cache(tmp_path, monkeypatch) -> Path:
     """Point EMOCIRC_CACHE at the test's own tmp_path/cache; use with ``pytest.mark.usefixtures``."""

@@ -30,6 +30,7 @@ from emocirc.finetune import (
     read_metrics,
 )
 from emocirc.synth import ensure_corpus
+from tests.conftest import without_dropout
 
 # Random-initialised ``tiny`` needs larger steps than the recipe's 1e-5/1e-4,
 # which assume a pre-trained start.
@@ -462,17 +463,6 @@ def test_pad_multiple_and_cuda_graph_settings(small_iemocap, tmp_path):
     assert math.isfinite(read_metrics(run)["valid"]["weighted_accuracy"])
 
 
-def _without_dropout(module: EmotionClassifier) -> None:
-    """No dropout, layer drop or time masking (as in finetune), so training mode draws nothing."""
-    module.encoder.config.layerdrop = 0.0
-    module.encoder.config.apply_spec_augment = False
-    for m in module.modules():
-        if isinstance(m, torch.nn.Dropout):
-            m.p = 0.0
-        if isinstance(getattr(m, "dropout", None), float):
-            m.dropout = 0.0
-
-
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on a CPU needs a C++ compiler")
 def test_compiled_layers_train_like_eager_ones_and_only_in_training():
     from torch._dynamo.utils import counters
@@ -484,7 +474,7 @@ def test_compiled_layers_train_like_eager_ones_and_only_in_training():
         torch.manual_seed(0)
         clf = EmotionClassifier(load_backbone("tiny").model, ["a", "b", "c", "d"], True)
         clf.encoder.freeze_feature_encoder()
-        _without_dropout(clf)
+        without_dropout(clf)
         clf.compile_layers = compiled
         params = [p for p in clf.encoder.parameters() if p.requires_grad]
         opts = [torch.optim.Adam(clf.head.parameters(), lr=1e-2), torch.optim.Adam(params, lr=1e-3)]

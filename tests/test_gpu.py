@@ -8,6 +8,7 @@ step does.
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 import numpy as np
@@ -19,6 +20,7 @@ import torch
 from emocirc import features as F
 from emocirc.backbones import load_backbone
 from emocirc.finetune import EmotionClassifier, FinetuneConfig, TrainStep, finetune
+from tests.conftest import without_dropout
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -74,16 +76,30 @@ def _classifier(seed=0):
     return model, optimizers
 
 
-def test_cuda_graph_steps_equal_eager_steps():
-    gen = torch.Generator().manual_seed(0)
+def _steps(count: int, seed: int):
+    """``count`` batches of 4 padded 1.5 s signals, and their targets."""
+    gen = torch.Generator().manual_seed(seed)
     batches = [
         (torch.randn(4, 24_000, generator=gen), torch.tensor([24_000, 20_000, 23_000, 16_000]))
-        for _ in range(7)
+        for _ in range(count)
     ]
-    targets = [torch.randint(0, 4, (4,), generator=gen) for _ in batches]
+    return batches, [torch.randint(0, 4, (4,), generator=gen) for _ in batches]
+
+
+@contextlib.contextmanager
+def _no_tf32():
+    """Plain fp32 products, so that eager and replayed steps can be compared closely."""
     saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def test_cuda_graph_steps_equal_eager_steps():
+    batches, targets = _steps(7, seed=0)
+    with _no_tf32():
         finals = []
         for graphs in (False, True):
             model, optimizers = _classifier()
@@ -102,8 +118,6 @@ def test_cuda_graph_steps_equal_eager_steps():
                 assert step.num_graphs == 0
                 step(*batches[0], targets[0])
                 assert step.num_graphs == 1
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
     (eager_losses, eager_params), (graph_losses, graph_params) = finals
     torch.testing.assert_close(graph_losses, eager_losses, rtol=1e-4, atol=1e-5)
     for a, b in zip(graph_params, eager_params, strict=True):
@@ -122,24 +136,13 @@ def _train_mode_classifier(dropout: bool):
     model, optimizers = _classifier()
     model.encoder.config.layerdrop = 0.0
     if not dropout:
-        for m in model.modules():
-            if isinstance(m, torch.nn.Dropout):
-                m.p = 0.0
-            if isinstance(getattr(m, "dropout", None), float):
-                m.dropout = 0.0
+        without_dropout(model)
     return model.train(), optimizers
 
 
 def test_compiled_layers_replayed_from_cuda_graphs_equal_eager_steps():
-    gen = torch.Generator().manual_seed(1)
-    batches = [
-        (torch.randn(4, 24_000, generator=gen), torch.tensor([24_000, 20_000, 23_000, 16_000]))
-        for _ in range(6)
-    ]
-    targets = [torch.randint(0, 4, (4,), generator=gen) for _ in batches]
-    saved = (torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
+    batches, targets = _steps(6, seed=1)
+    with _no_tf32():
         finals = []
         for fast in (False, True):
             model, optimizers = _train_mode_classifier(dropout=False)
@@ -151,8 +154,6 @@ def test_compiled_layers_replayed_from_cuda_graphs_equal_eager_steps():
             finals.append(
                 (torch.stack(step._losses).cpu(), [p.detach().cpu().clone() for p in model.parameters()])
             )
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
     (eager_losses, eager_params), (fast_losses, fast_params) = finals
     torch.testing.assert_close(fast_losses, eager_losses, rtol=1e-4, atol=1e-5)
     for a, b in zip(fast_params, eager_params, strict=True):
