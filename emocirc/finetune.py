@@ -394,6 +394,16 @@ def _frozen_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
     return _derived(module, f"copy-{dtype}", make)
 
 
+def check_run(checkpoint: str | os.PathLike[str]) -> Path:
+    """``checkpoint`` as a path, if it is a finished fine-tuning run (else a one-line error)."""
+    path = Path(checkpoint)
+    if not (path / "head.safetensors").is_file() or not (path / "label_map.json").is_file():
+        raise EmocircError(
+            f"{path}: not a finished fine-tuning run (expected head.safetensors and label_map.json)"
+        )
+    return path
+
+
 def load_classifier(checkpoint: str | os.PathLike[str], device: str = "cpu") -> EmotionClassifier:
     """Load a fine-tuned run directory (encoder + head + label map) in eval mode.
 
@@ -408,11 +418,7 @@ def load_classifier(checkpoint: str | os.PathLike[str], device: str = "cpu") -> 
 
     from emocirc.backbones import load_backbone
 
-    path = Path(checkpoint)
-    if not (path / "head.safetensors").is_file() or not (path / "label_map.json").is_file():
-        raise EmocircError(
-            f"{path}: not a finished fine-tuning run (expected head.safetensors and label_map.json)"
-        )
+    path = check_run(checkpoint)
     label_map = json.loads((path / "label_map.json").read_text())
     labels = [lab for lab, _ in sorted(label_map.items(), key=lambda kv: kv[1])]
     backbone = load_backbone(path, device=device)

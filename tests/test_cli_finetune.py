@@ -7,6 +7,7 @@ import json
 import pytest
 
 from emocirc.cli import main
+from emocirc.corpora import load_corpus
 from emocirc.synth import ensure_corpus
 
 
@@ -53,6 +54,13 @@ def test_finetune_then_evaluate(roots, tmp_path, capsys):
     result = json.loads(report.read_text())
     assert result["labels"] == ["anger", "happiness", "sadness", "neutral"]
     assert sum(map(sum, result["confusion"])) == result["n"]
+    # A CSV manifest is a corpus too (a file, not a folder).
+    manifest = tmp_path / "emodb.csv"
+    load_corpus(emodb)[["path", "label", "speaker"]].to_csv(manifest, index=False)
+    from_csv = tmp_path / "eval_csv.json"
+    assert main(["evaluate", str(out), str(manifest), "--device", "cpu", "--out", str(from_csv)]) == 0
+    capsys.readouterr()
+    assert json.loads(from_csv.read_text())["confusion"] == result["confusion"]
 
 
 def test_bad_input_is_one_line(tmp_path, capsys):

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import math
-from pathlib import Path
-
-from emocirc.errors import EmocircError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,15 +32,9 @@ def run(args: argparse.Namespace) -> int:
     """Handle ``emocirc evaluate``."""
     from emocirc._io import atomic_path, write_json
     from emocirc.corpora import load_corpus
-    from emocirc.finetune import evaluate
+    from emocirc.finetune import check_run, evaluate
 
-    run = Path(args.checkpoint)
-    if not (run / "head.safetensors").is_file() or not (run / "label_map.json").is_file():
-        raise EmocircError(
-            f"{run}: not a finished fine-tuning run (expected head.safetensors and label_map.json)"
-        )
-    if not Path(args.corpus).is_dir():
-        raise EmocircError(f"corpus directory {args.corpus} does not exist: expected a directory")
+    check_run(args.checkpoint)  # before the corpus is read
     df = load_corpus(args.corpus, format=args.format)
     result = evaluate(args.checkpoint, df, device=args.device)
     predictions = result.pop("predictions")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-
-from emocirc.errors import EmocircError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -66,8 +63,6 @@ def run(args: argparse.Namespace) -> int:
     from emocirc.corpora import load_corpus
     from emocirc.finetune import FinetuneConfig, finetune, read_metrics
 
-    if not Path(args.corpus).is_dir():
-        raise EmocircError(f"corpus directory {args.corpus} does not exist: expected a directory")
     config = FinetuneConfig(
         backbone=args.model,
         mode=args.mode,
