@@ -68,6 +68,7 @@ from torch import nn
 
 from emocirc import __version__
 from emocirc._io import atomic_dir, atomic_path, default_cache_dir, recover_dir, write_json, write_text
+from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.errors import EmocircError
 from emocirc.features import (
     _TUNING,
@@ -481,12 +482,6 @@ class NewBob:
 # --------------------------------------------------------------------------- data
 
 
-def _load_audio(path: str) -> np.ndarray:
-    from emocirc.audio import load_audio
-
-    return load_audio(path)
-
-
 def prepare_table(df: pd.DataFrame, labels: Sequence[str]) -> pd.DataFrame:
     """Keep the utterances whose label maps onto ``labels`` (directly or via the four-class map).
 
@@ -672,7 +667,7 @@ class TrainStep:
             if seen <= self.warmup or len(self._captured) >= self.max_graphs:
                 self._losses.append(self._side_stream_step(wav, lens, target, device))
                 return
-            captured = self._capture(wav, lens, target, device)
+            captured = self._captured[shape] = self._capture(wav, lens, target, device)
         graph, s_wav, s_lens, s_target, s_loss = captured
         s_wav.copy_(wav, non_blocking=True)
         s_lens.copy_(lens, non_blocking=True)
@@ -709,9 +704,7 @@ class TrainStep:
             torch.nn.utils.clip_grad_norm_(self._params, self.max_grad_norm, foreach=True)
             for opt in self.optimizers:
                 opt.step()
-        captured = (graph, s_wav, s_lens, s_target, s_loss)
-        self._captured[(tuple(wav.shape), str(wav.dtype))] = captured
-        return captured
+        return graph, s_wav, s_lens, s_target, s_loss
 
     def learning_rates_changed(self) -> None:
         """Drop the captured graphs: they hold the learning rates they were captured with."""
@@ -1015,7 +1008,7 @@ def _finetune_split(
 
     # Corpora here are small: load every waveform of the split once.
     needed = np.unique(np.concatenate(list(parts.values())))
-    waves = {int(i): _load_audio(str(table["path"].iloc[i])) for i in needed}
+    waves = {int(i): load_audio(str(table["path"].iloc[i])) for i in needed}
     lengths = {name: np.array([len(waves[int(i)]) for i in idx]) for name, idx in parts.items()}
 
     if opt_encoder is not None:
@@ -1024,8 +1017,8 @@ def _finetune_split(
         model, opt_head = accelerator.prepare(model, opt_head)
     unwrapped = accelerator.unwrap_model(model)
     unwrapped.compile_layers = config.compile
-    crop = int(config.crop_seconds * 16000) if config.crop_seconds else None
-    pad = int(round(config.pad_multiple * 16000))
+    crop = int(config.crop_seconds * SAMPLE_RATE) if config.crop_seconds else None
+    pad = int(round(config.pad_multiple * SAMPLE_RATE))
     optimizers = [opt for opt in (opt_head, opt_encoder) if opt is not None]
     train_step = TrainStep(
         model,
@@ -1291,7 +1284,7 @@ def predict(
     model.to(device).eval()
     paths = df["path"].tolist()
     logps = np.zeros((len(df), len(model.labels)), dtype=np.float32)
-    waves = [_load_audio(str(p)) for p in paths]
+    waves = [load_audio(str(p)) for p in paths]
     order = np.argsort([len(w) for w in waves], kind="stable")
     with torch.no_grad():
         for start in range(0, len(order), batch_size):
