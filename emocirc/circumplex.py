@@ -907,10 +907,11 @@ def select_layer(
         raise EmocircError(f"{source}: expected an 'embeddings' array, found {sorted(arrays)}")
     emb = np.asarray(arrays["embeddings"], dtype=float)
     if emb.ndim == 2:
-        if layer is not None and "layers" in arrays and layer not in np.asarray(arrays["layers"]).tolist():
-            raise EmocircError(
-                f"{source}: layer {layer} not available, expected one of {np.asarray(arrays['layers']).tolist()}"
-            )
+        named = np.asarray(arrays["layers"]).astype(int).ravel().tolist() if "layers" in arrays else []
+        if layer is not None and named and layer not in named:
+            raise EmocircError(f"{source}: layer {layer} not available, expected one of {named}")
+        if layer is None and len(named) == 1:
+            layer = named[0]
         return emb, layer
     if emb.ndim != 3:
         raise EmocircError(f"{source}: expected 'embeddings' of shape N x L x D or N x D, got {emb.shape}")

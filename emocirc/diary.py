@@ -707,8 +707,12 @@ def features_mapping(
     valence = arrays["valence"].astype(float) if "valence" in arrays else np.full(n, np.nan)
     arousal = arrays["arousal"].astype(float) if "arousal" in arrays else np.full(n, np.nan)
     labels = [str(lab) for lab in arrays["labels"]]
+    if chosen is None:
+        raise EmocircError(
+            f"{source}: 2-D embeddings with no layer named: pass layer= (the layer the diary is to be embedded with)"
+        )
     mapping = fit_va_mapping(X, labels, valence, arousal, method=method, seed=seed, **kwargs)
-    return mapping, int(chosen if chosen is not None else 0)
+    return mapping, int(chosen)
 
 
 # --------------------------------------------------------------------------- density and summaries

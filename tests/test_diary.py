@@ -392,6 +392,12 @@ def test_features_mapping_reads_an_extract_file(tmp_path):
     assert np.corrcoef(mapping.predict(emb[:, 1])[:, 0], pos[:, 0])[0, 1] > 0.95
     with pytest.raises(EmocircError, match="layer 5 not available"):
         D.features_mapping(path, layer=5)
+    # 2-D embeddings: the layer comes from a one-entry 'layers' array, or must be given.
+    flat = {"embeddings": emb[:, 1], "labels": labels}
+    assert D.features_mapping({**flat, "layers": np.array([3])})[1] == 3
+    assert D.features_mapping(flat, layer=3)[1] == 3
+    with pytest.raises(EmocircError, match="no layer named"):
+        D.features_mapping(flat)
 
 
 # --------------------------------------------------------------------------- the whole map
