@@ -37,6 +37,12 @@ lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe
 lr_head = 5e-3  # the recipe: 1e-4
 independent_protocol = "leave-one-session-out"
 fold = "0"  # fold of the speaker-independent protocol: an index, or "all" (5 folds, slower)
+# On one GPU (speed only; see benchmarks/README.md): replay steps from CUDA graphs, pad batches
+# to a multiple of this many seconds so that shapes repeat (this one changes what is learned),
+# and compile the transformer layers.
+cuda_graphs = False
+pad_multiple = 0.0
+compile_layers = False
 
 # %%
 import pandas as pd
@@ -60,6 +66,9 @@ knobs = dict(
     batch_size=batch_size,
     lr_backbone=lr_backbone,
     lr_head=lr_head,
+    cuda_graphs=cuda_graphs,
+    pad_multiple=pad_multiple,
+    compile=compile_layers,
 )
 banner({"IEMOCAP": iemocap_root}, backbone)
 
