@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -70,3 +72,10 @@ def test_bad_input_is_one_line(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "not a finished fine-tuning run" in err
+
+
+def test_parsing_the_command_line_does_not_import_torch():
+    # `emocirc --help` and argument errors stay quick: torch loads only when a command runs.
+    code = "import sys; from emocirc.cli import build_parser; build_parser(); print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

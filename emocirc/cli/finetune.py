@@ -7,7 +7,7 @@ import argparse
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``finetune`` sub-command."""
-    from emocirc.finetune import MODES, PROTOCOLS, FinetuneConfig
+    from emocirc.finetune_config import MODES, PROTOCOLS, FinetuneConfig
 
     defaults = FinetuneConfig()
     p = subparsers.add_parser(
