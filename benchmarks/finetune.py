@@ -26,7 +26,6 @@ grid, as length bucketing with ``pad_multiple`` does, so ``--compile`` and
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -35,8 +34,9 @@ import numpy as np
 import torch
 
 from emocirc import features
+from emocirc._io import write_json
 from emocirc.backbones import load_backbone
-from emocirc.finetune import EmotionClassifier, TrainStep
+from emocirc.finetune import EmotionClassifier, TrainStep, training_uses_fft
 
 IEMOCAP_UTTERANCES = 5531
 
@@ -173,13 +173,10 @@ def main(argv: list[str] | None = None) -> dict:
         "mode": args.mode,
         "batch_size": args.batch_size,
         "bucket": args.bucket,
-        "compile": args.compile,
+        "compile": model.compile_layers,
+        "compile_options": model.compile_options if model.compile_layers else None,
         "graphs": graphs,
-        "fft_pos_conv": not args.no_fast_cnn
-        and (
-            features._TUNING["pos_conv"] == "fft"
-            or (features._TUNING["pos_conv"] == "auto" and device.startswith("cuda"))
-        ),
+        "fft_pos_conv": not args.no_fast_cnn and training_uses_fft(device),
         "fused_adam": fused,
         "graphs_captured": train_step.num_graphs,
         "fast_cnn": not args.no_fast_cnn,
@@ -192,7 +189,7 @@ def main(argv: list[str] | None = None) -> dict:
     }
     print(
         f"{result['model']} {result['mode']} on {result['device']}, {precision}, batch {args.batch_size}"
-        f"{', bucketed' if args.bucket else ''}{', compiled' if args.compile else ''}"
+        f"{', bucketed' if args.bucket else ''}{', compiled' if model.compile_layers else ''}"
         f"{f', CUDA graphs ({train_step.num_graphs} shapes)' if graphs else ''}"
         f"{', model CNN' if args.no_fast_cnn else ''}{', fused Adam' if fused else ''}"
         f"{', module pos. conv' if args.module_pos_conv else ''}: "
@@ -201,8 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
         f" (warm-up {warmup_s:.0f} s)"
     )
     if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(result, fh, indent=2)
+        write_json(args.json, result)
     return result
 
 

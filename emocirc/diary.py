@@ -45,8 +45,6 @@ from emocirc.errors import EmocircError
 from emocirc.provenance import SYNTHETIC_MARKER
 from emocirc.russell import NRC_VAD
 
-#: Sampling rate of every diary recording (the backbones' rate).
-
 #: Where each emotion sits on the circumplex (valence, arousal in [-1, 1]):
 #: the NRC VAD lexicon's values for the category words
 #: (:func:`emocirc.russell.nrc_vad_positions`), except neutral, which belongs
@@ -703,14 +701,14 @@ def features_mapping(
     if "labels" not in arrays:
         raise EmocircError(f"{source}: expected a 'labels' array to fit the valence-arousal mapping on")
     X, chosen = select_layer(arrays, layer, source)
-    n = len(X)
-    valence = arrays["valence"].astype(float) if "valence" in arrays else np.full(n, np.nan)
-    arousal = arrays["arousal"].astype(float) if "arousal" in arrays else np.full(n, np.nan)
-    labels = [str(lab) for lab in arrays["labels"]]
     if chosen is None:
         raise EmocircError(
             f"{source}: 2-D embeddings with no layer named: pass layer= (the layer the diary is to be embedded with)"
         )
+    n = len(X)
+    valence = arrays["valence"].astype(float) if "valence" in arrays else np.full(n, np.nan)
+    arousal = arrays["arousal"].astype(float) if "arousal" in arrays else np.full(n, np.nan)
+    labels = [str(lab) for lab in arrays["labels"]]
     mapping = fit_va_mapping(X, labels, valence, arousal, method=method, seed=seed, **kwargs)
     return mapping, int(chosen)
 

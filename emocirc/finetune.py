@@ -128,7 +128,7 @@ class EmotionClassifier(nn.Module):
         self.compile_layers = False
         #: Arguments of ``torch.compile`` for the layers (``mode="reduce-overhead"`` without TrainStep's graphs).
         self.compile_options: dict[str, Any] = {"dynamic": None}
-        self._layer_calls: list[Callable[..., Any]] | None = None
+        self._layer_calls: tuple[dict[str, Any], list[Callable[..., Any]]] | None = None
 
     def pool(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Mean of the last hidden state over each utterance's valid frames."""
@@ -169,15 +169,15 @@ class EmotionClassifier(nn.Module):
         if not enabled or layers is None or len(layers) == 0:
             yield
             return
-        if self._layer_calls is None:
+        if self._layer_calls is None or self._layer_calls[0] != self.compile_options:
             calls = []
             for layer in layers:
                 layer.compile(**self.compile_options)
                 # Module.compile keeps the compiled call here; it is switched on only inside this block.
                 calls.append(layer._compiled_call_impl)
                 layer._compiled_call_impl = None
-            self._layer_calls = calls
-        for layer, call in zip(layers, self._layer_calls, strict=True):
+            self._layer_calls = (dict(self.compile_options), calls)
+        for layer, call in zip(layers, self._layer_calls[1], strict=True):
             layer._compiled_call_impl = call
         try:
             yield
@@ -221,14 +221,22 @@ class EmotionClassifier(nn.Module):
             feats = feats[:, : frame_counts(self.encoder, [width])[0]]
         projected = self.encoder.feature_projection(feats)
         hidden = projected[0] if isinstance(projected, tuple) else projected
-        # The positional convolution (kernel 128, 16 groups) as an FFT convolution with gradients:
-        # cuDNN's kernels for it took more than half of a training step on an H100.
-        fft = _TUNING["pos_conv"] == "fft" or (_TUNING["pos_conv"] == "auto" and waveforms.is_cuda)
-        with _fast_pos_conv(self.encoder.encoder, fft, trainable=True):
+        # The positional convolution (kernel 128, 16 groups) as an FFT convolution with gradients.
+        with _fast_pos_conv(self.encoder.encoder, training_uses_fft(waveforms.device), trainable=True):
             return _run_encoder(self.encoder.encoder, hidden, None)
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.head(self.pool(waveforms, lengths)).float(), dim=-1)
+
+
+def training_uses_fft(device: torch.device | str) -> bool:
+    """Whether training computes the positional convolution by FFT on ``device`` (``_TUNING["pos_conv"]``).
+
+    ``"auto"`` means on CUDA only: there cuDNN's grouped convolution took more
+    than half of a training step on an H100.
+    """
+    mode = _TUNING["pos_conv"]
+    return mode == "fft" or (mode == "auto" and torch.device(device).type == "cuda")
 
 
 def _frozen_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
@@ -829,7 +837,9 @@ def _finetune_split(
     # Resume from the last completed epoch, if any.
     start_epoch, rows, best = 0, [], {"error": math.inf, "epoch": 0, "state": None}
     ckpt = out / _CHECKPOINT
-    _recover_checkpoint(out)
+    # A kill between the two renames that replace the checkpoint leaves the previous one aside:
+    # put it back (the new one, a ``.partial`` sibling, may be half-written and is never used).
+    recover_dir(ckpt, lambda p: (p / "state.pt").is_file())
     if (ckpt / "state.pt").is_file():
         state = torch.load(ckpt / "state.pt", map_location="cpu", weights_only=True)
         if state["run_hash"] != run_hash:
@@ -1031,14 +1041,6 @@ def _save_checkpoint(ckpt: Path, state: dict[str, Any], best_state: dict[str, to
     with atomic_dir(ckpt) as tmp:
         torch.save(state, tmp / "state.pt")
         torch.save(best_state or {}, tmp / "best.pt")
-
-
-def _recover_checkpoint(out: Path) -> None:
-    """Put back the previous checkpoint if a kill fell between the two renames that replace it.
-
-    The new one (a ``.partial`` sibling) may be half-written and is never used.
-    """
-    recover_dir(out / _CHECKPOINT, lambda p: (p / "state.pt").is_file())
 
 
 # Temporary siblings that emocirc's atomic writes leave in a run directory when killed.

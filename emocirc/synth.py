@@ -64,8 +64,6 @@ from emocirc.provenance import SYNTHETIC_MARKER, is_synthetic
 #: it is part of the cache key, so cached corpora are then regenerated.
 GENERATOR_VERSION = "1"
 
-#: Sample rate of the written files.
-
 #: Kinds of corpus :func:`ensure_corpus` can make.
 KINDS: tuple[str, ...] = ("emodb", "iemocap")
 

@@ -14,8 +14,7 @@ from emocirc.synth import ensure_corpus
 
 
 @pytest.fixture
-def roots(tmp_path, monkeypatch):
-    monkeypatch.setenv("EMOCIRC_CACHE", str(tmp_path / "cache"))
+def roots(emocirc_cache):
     return ensure_corpus("iemocap", scale=0.1), ensure_corpus("emodb", scale=0.05)
 
 
