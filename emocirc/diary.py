@@ -31,6 +31,7 @@ import contextlib
 import datetime as _dt
 import json
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,9 +152,43 @@ DIARY_LINES: tuple[str, ...] = (
     "Tomorrow I have to see the doctor.",
 )
 
-#: The diary speaker's eSpeak voice: British English ("en"), so that the voice is
-#: not one of the synthetic training corpus's (American English) speakers.
-DIARY_VOICE = "en+f4"
+#: eSpeak NG variants of the diary persons, in the order :func:`diary_voices`
+#: hands them out: British English ("en") with variants that neither synthetic
+#: training corpus (:data:`emocirc.synth.EMODB_VOICES`,
+#: :data:`emocirc.synth.IEMOCAP_VOICES`) uses, so that no diary person shares a
+#: voice with the speakers the mapping was fitted on.  Gender as eSpeak's
+#: variant files give it.
+_DIARY_VARIANTS: tuple[tuple[str, str], ...] = (
+    ("linda", "F"),
+    ("paul", "M"),
+    ("steph", "F"),
+    ("robert", "M"),
+    ("belinda", "F"),
+    ("edward", "M"),
+    ("anika", "F"),
+    ("david", "M"),
+    ("shelby", "F"),
+    ("ian", "M"),
+)
+
+
+def diary_voices(n: int) -> list[tuple[str, str]]:
+    """The eSpeak voices of ``n`` synthetic diary persons: ``(voice, gender)`` each, all distinct.
+
+    The one place that chooses the diary persons' voices.
+
+    Examples
+    --------
+    >>> diary_voices(2)
+    [('en+linda', 'F'), ('en+paul', 'M')]
+    """
+    if not 1 <= n <= len(_DIARY_VARIANTS):
+        raise EmocircError(f"diary_voices({n}): expected 1..{len(_DIARY_VARIANTS)} distinct diary voices")
+    return [(f"en+{variant}", gender) for variant, gender in _DIARY_VARIANTS[:n]]
+
+
+#: The voice of a single synthetic diary (the first diary person's).
+DIARY_VOICE = diary_voices(1)[0][0]
 
 
 def espeak_synthesizer(voice: str = DIARY_VOICE, gender: str = "F", seed: int = 0) -> Synthesizer:
@@ -196,14 +231,17 @@ def make_diary(
     end_mix: Mapping[str, float] | None = None,
     synthesizer: Synthesizer | None = None,
     overwrite: bool = False,
+    change_day: int | None = None,
+    speaker: str = "",
 ) -> Path:
     """Write a synthetic mood diary: ``days`` days of short recordings whose emotions drift.
 
     Each recording is ``recording_s`` seconds of utterances, each with an
     emotion drawn from that day's mix (:func:`day_mix` between ``start_mix``
-    and ``end_mix``), separated by pauses of 0.3-1.2 s of faint noise.  The
+    and ``end_mix``, or a step from one to the other on ``change_day``),
+    separated by pauses of 0.3-1.2 s of faint noise.  The
     folder holds ``<YYYY-MM-DD>/<HHMM>.wav`` files, ``manifest.csv``
-    (``path,day,time,duration``), ``segments.csv`` (every utterance with
+    (``path,day,time,speaker,duration``), ``segments.csv`` (every utterance with
     its label and true valence/arousal, for checking the map) and the
     synthetic-data marker of :mod:`emocirc.provenance`.  The folder is
     written as a whole or not at all.
@@ -226,6 +264,12 @@ def make_diary(
         :func:`tone_synthesizer`).
     overwrite:
         Replace an existing folder.
+    change_day:
+        Day index (0-based) from which the mix is ``end_mix``; before it,
+        ``start_mix``.  None: a linear drift over the whole diary.  A stable
+        person has ``end_mix`` equal to ``start_mix``.
+    speaker:
+        Name written in the manifest's ``speaker`` column.
 
     Examples
     --------
@@ -242,6 +286,8 @@ def make_diary(
         )
     if recording_s < 1.0:
         raise EmocircError(f"recording_s={recording_s}: expected at least 1 second")
+    if change_day is not None and not 0 <= change_day < days:
+        raise EmocircError(f"change_day={change_day}: expected a day index 0..{days - 1}")
     if out.exists() and not overwrite:
         raise EmocircError(f"{out} already exists: expected a new folder (or pass overwrite)")
     first = _parse_day(start_date, "start_date")
@@ -260,7 +306,10 @@ def make_diary(
     with atomic_dir(out) as tmp:
         for d in range(days):
             day = (first + _dt.timedelta(days=d)).isoformat()
-            mix = day_mix(d, days, start_mix, end_mix)
+            if change_day is None:
+                mix = day_mix(d, days, start_mix, end_mix)
+            else:
+                mix = day_mix(int(d >= change_day), 2, start_mix, end_mix)
             labels = np.array(list(mix))
             probs = np.array([mix[lab] for lab in labels])
             for hhmm in times:
@@ -291,7 +340,9 @@ def make_diary(
                 np.clip(signal, -1.0, 1.0, out=signal)
                 (tmp / day).mkdir(exist_ok=True)
                 sf.write(tmp / rel, signal, SAMPLE_RATE, subtype="PCM_16")
-                manifest.append({"path": rel, "day": day, "time": hhmm, "duration": recording_s})
+                manifest.append(
+                    {"path": rel, "day": day, "time": hhmm, "speaker": speaker, "duration": recording_s}
+                )
         pd.DataFrame(manifest).to_csv(tmp / "manifest.csv", index=False)
         pd.DataFrame(segments, columns=["path", "day", "start", "end", "label", "valence", "arousal"]).to_csv(
             tmp / "segments.csv", index=False
@@ -307,6 +358,8 @@ def make_diary(
                     "recording_s": recording_s,
                     "start_mix": start_mix,
                     "end_mix": end_mix,
+                    "change_day": change_day,
+                    "speaker": speaker,
                     "synthesizer": getattr(synthesizer, "__name__", type(synthesizer).__name__),
                 },
                 indent=2,
@@ -317,14 +370,23 @@ def make_diary(
 
 
 def load_diary(source: str | os.PathLike[str]) -> pd.DataFrame:
-    """Read a diary: one row per recording with its absolute ``path``, ``day`` and ``time``.
+    """Read a diary: one row per recording with its absolute ``path``, ``day``, ``time`` and ``speaker``.
 
     ``source`` is a folder with ``manifest.csv`` (as :func:`make_diary`
-    writes), a folder laid out as ``<YYYY-MM-DD>/*.wav``, or a CSV file with
-    columns ``path`` and ``day`` (optional ``time``; relative paths are
-    relative to the CSV's folder).  Rows are sorted by day, then time, then
+    writes), a folder laid out as ``<YYYY-MM-DD>/<HHMM>*.wav``, or a CSV file
+    with columns ``path`` and ``day`` (optional ``time`` as ``HH:MM`` and
+    ``speaker``; relative paths are relative to the CSV's folder).  A file
+    name that starts with four digits gives the time of day (``0930_walk.wav``
+    is 09:30); otherwise the time is unknown (``""``).  Several recordings a
+    day and missing days are fine.  Rows are sorted by speaker, day, time,
     path.  ``df.attrs["root"]`` is the folder; ``df.attrs["segments"]`` is
-    the path of ``segments.csv`` when the diary has one.
+    the path of ``segments.csv`` when the diary has one;
+    ``df.attrs["ignored"]`` lists sub-folders that are not days and were
+    skipped (their names do not start with a digit).
+
+    A sub-folder or CSV day that starts like a date but is not one
+    (``2024-13-01``, ``03-04-2024``), or a time that is not a time, is an
+    error: a recording is never dropped silently.
 
     Examples
     --------
@@ -338,6 +400,7 @@ def load_diary(source: str | os.PathLike[str]) -> pd.DataFrame:
     source = Path(source)
     if not source.exists():
         raise EmocircError(f"diary {source} does not exist: expected a folder or a CSV with path,day")
+    ignored: list[str] = []
     if source.is_file():
         df, root = _read_manifest(source), source.parent
     elif (source / "manifest.csv").is_file():
@@ -346,29 +409,49 @@ def load_diary(source: str | os.PathLike[str]) -> pd.DataFrame:
         root = source
         rows = []
         for sub in sorted(p for p in source.iterdir() if p.is_dir()):
-            try:
-                day = _parse_day(sub.name, str(sub)).isoformat()
-            except EmocircError:
+            if not sub.name[:1].isdigit():
+                ignored.append(sub.name)
                 continue
-            for wav in sorted(sub.glob("*.wav")):
-                rows.append({"path": str(wav), "day": day, "time": ""})
+            day = _parse_day(sub.name, str(sub)).isoformat()
+            for wav in sorted(p for p in sub.iterdir() if p.suffix.lower() == ".wav"):
+                rows.append({"path": str(wav), "day": day, "time": time_from_name(wav.name), "speaker": ""})
         if not rows:
             raise EmocircError(
                 f"{source}: no recordings found; expected manifest.csv, a CSV with path,day, "
                 "or sub-folders named YYYY-MM-DD holding .wav files"
             )
         df = pd.DataFrame(rows)
+    if len(df) == 0:
+        raise EmocircError(f"diary {source}: no recordings listed; expected at least one row path,day")
     df["path"] = [str((root / p).resolve()) if not Path(p).is_absolute() else str(p) for p in df["path"]]
     missing = [p for p in df["path"] if not Path(p).is_file()]
     if missing:
         raise EmocircError(f"diary {source}: recording {missing[0]} does not exist ({len(missing)} missing)")
-    df = df.sort_values(["day", "time", "path"], kind="stable").reset_index(drop=True)
-    df["recording"] = [f"{d}/{Path(p).stem}" for d, p in zip(df["day"], df["path"], strict=True)]
-    df = df[["recording", "path", "day", "time"]]
+    df = df.sort_values(["speaker", "day", "time", "path"], kind="stable").reset_index(drop=True)
+    df["recording"] = [
+        f"{sp + '/' if sp else ''}{d}/{Path(p).stem}"
+        for sp, d, p in zip(df["speaker"], df["day"], df["path"], strict=True)
+    ]
+    df = df[["recording", "path", "day", "time", "speaker"]]
     df.attrs["root"] = str(root.resolve())
     seg = root / "segments.csv"
     df.attrs["segments"] = str(seg.resolve()) if seg.is_file() and (root / "manifest.csv").is_file() else None
+    df.attrs["ignored"] = ignored
     return df
+
+
+def time_from_name(name: str) -> str:
+    """Time of day ``HH:MM`` from a file name starting with ``HHMM``; ``""`` when it starts otherwise.
+
+    Examples
+    --------
+    >>> time_from_name("0930_walk.wav"), time_from_name("walk.wav")
+    ('09:30', '')
+    """
+    head = Path(name).name[:4]
+    if len(head) < 4 or not head.isdigit():
+        return ""
+    return _parse_time(f"{head[:2]}:{head[2:]}", name)
 
 
 # --------------------------------------------------------------------------- windows
@@ -381,12 +464,12 @@ def active_windows(
     min_active: float = 0.25,
     sample_rate: int = SAMPLE_RATE,
 ) -> np.ndarray:
-    """Which windows hold enough voice: a boolean mask over ``bounds``.
+    """Which windows (sample ``bounds``) hold enough voice by the energy gate: a boolean mask.
 
-    A 20 ms frame is active when its level is within ``threshold_db`` of the
-    recording's loudest frames (95th percentile); a window is kept when at
-    least ``min_active`` of its frames are active.  Silent windows would
-    otherwise be mapped like any other and pile up wherever silence lands.
+    The fallback detector of :mod:`emocirc.vad` (:func:`emocirc.vad.energy_segments`,
+    ``threshold_db``); a window is kept when at least ``min_active`` of it is
+    active.  :func:`embed_windows` uses :func:`detect_speech` instead, which
+    prefers Silero VAD.
 
     Examples
     --------
@@ -396,19 +479,52 @@ def active_windows(
     >>> active_windows(x, [(0, 1000), (1000, 2000), (2000, 3000), (3000, 4000)], sample_rate=sr).tolist()
     [False, False, True, True]
     """
+    from emocirc.vad import energy_segments, speech_fraction
+
     bounds = np.asarray(bounds, dtype=np.int64).reshape(-1, 2)
-    frame = max(1, int(0.02 * sample_rate))
-    n_frames = len(signal) // frame
-    if n_frames == 0 or len(bounds) == 0:
-        return np.ones(len(bounds), dtype=bool) if n_frames == 0 else np.zeros(0, dtype=bool)
-    frames = np.asarray(signal[: n_frames * frame], dtype=np.float64).reshape(n_frames, frame)
-    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
-    active = level > np.percentile(level, 95) + threshold_db
-    keep = np.zeros(len(bounds), dtype=bool)
-    for i, (start, end) in enumerate(bounds):
-        sel = active[start // frame : max(start // frame + 1, end // frame)]
-        keep[i] = sel.size > 0 and sel.mean() >= min_active
-    return keep
+    segments = energy_segments(signal, sample_rate, threshold_db=threshold_db)
+    return speech_fraction(segments, bounds / sample_rate) >= min_active
+
+
+def detect_speech(diary: pd.DataFrame, vad: str = "auto") -> pd.DataFrame:
+    """Speech in every recording of a diary, by voice activity detection (:mod:`emocirc.vad`).
+
+    Returns one row per recording: ``recording``, ``path``, ``day``,
+    ``time``, ``speaker``, ``duration_s``, ``speech_s`` (seconds of speech),
+    ``vad`` (the detector used: ``silero`` or ``energy``) and ``segments``
+    (an ``(n, 2)`` array of speech segments in seconds, not written to CSV).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> root = make_diary(tempfile.mkdtemp() + "/d", days=1, recordings_per_day=1,
+    ...                   recording_s=4, synthesizer=tone_synthesizer)
+    >>> speech = detect_speech(load_diary(root), vad="energy")
+    >>> speech[["day", "vad"]].values.tolist(), 0 < float(speech["speech_s"].iloc[0]) <= 4
+    ([['2024-03-04', 'energy']], True)
+    """
+    from emocirc.vad import resolve_vad, speech_seconds, speech_segments
+
+    method = resolve_vad(vad)
+    rows = []
+    for rec in diary.itertuples(index=False):
+        signal = load_audio(rec.path)
+        segments = speech_segments(signal, SAMPLE_RATE, method=method)
+        rows.append(
+            {
+                "recording": rec.recording,
+                "path": rec.path,
+                "day": rec.day,
+                "time": rec.time,
+                "speaker": getattr(rec, "speaker", ""),
+                "duration_s": len(signal) / SAMPLE_RATE,
+                "speech_s": speech_seconds(segments),
+                "vad": method,
+                "segments": segments,
+            }
+        )
+    columns = ["recording", "path", "day", "time", "speaker", "duration_s", "speech_s", "vad", "segments"]
+    return pd.DataFrame(rows, columns=columns)
 
 
 def embed_windows(
@@ -419,18 +535,20 @@ def embed_windows(
     layers: Sequence[int] | None = None,
     device: str = "cpu",
     precision: str = "fp32",
-    threshold_db: float = -35.0,
+    vad: str = "auto",
     min_active: float = 0.25,
     cache: bool = True,
     torch_threads: int | None = 1,
+    speech: pd.DataFrame | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Cut every recording of a diary into windows and embed each window.
+    """Cut every recording of a diary into windows and embed the windows that hold speech.
 
     Windows come from :func:`emocirc.features.extract_windows` (every
     ``hop_s`` seconds, ``window_s`` long, the last one flush with the end;
-    each window embedded on its own and mean-pooled, cached); the silent ones
-    are then dropped by :func:`active_windows` (``threshold_db``,
-    ``min_active``).  ``precision`` defaults to fp32 so that a diary maps the
+    each window embedded on its own and mean-pooled, cached); a window is
+    kept when at least ``min_active`` of it is speech by the voice activity
+    detector ``vad`` (:func:`detect_speech`; pass ``speech``, its result,
+    to reuse it).  ``precision`` defaults to fp32 so that a diary maps the
     same on every machine.  Torch runs with ``torch_threads`` intra-op
     threads (None: leave the setting alone).
 
@@ -438,20 +556,31 @@ def embed_windows(
     -------
     windows:
         One row per kept window: ``recording``, ``path``, ``day``, ``time``,
-        ``start``, ``end`` (seconds).
+        ``speaker``, ``start``, ``end`` (seconds), ``speech`` (its speech share).
+        ``windows.attrs["vad"]`` names the detector.
     embeddings:
         float32 array ``(n_windows, len(layers), hidden_size)``.
     """
     from emocirc.backbones import Backbone, load_backbone
     from emocirc.features import extract_windows
+    from emocirc.vad import speech_fraction
 
     bb = backbone if isinstance(backbone, Backbone) else load_backbone(backbone, device=device)
     layers = list(range(bb.num_layers + 1)) if layers is None else [int(x) for x in layers]
     bad = [x for x in layers if not 0 <= x <= bb.num_layers]
     if bad:
         raise EmocircError(f"layers {bad}: expected indices 0..{bb.num_layers} of backbone {bb.name}")
+    if speech is None:
+        speech = detect_speech(diary, vad=vad)
+    segments_of = dict(zip(speech["recording"], speech["segments"], strict=True))
+    columns = ["recording", "path", "day", "time", "speaker", "start", "end", "speech"]
     rows, embs = [], []
     for rec in diary.itertuples(index=False):
+        if rec.recording not in segments_of:
+            raise EmocircError(f"recording {rec.recording}: no speech detection passed for it")
+        segments = segments_of[rec.recording]
+        if len(segments) == 0:
+            continue  # no speech at all: nothing to embed
         with _torch_threads(torch_threads):
             feats = extract_windows(
                 rec.path,
@@ -463,21 +592,23 @@ def embed_windows(
                 precision=precision,
                 cache=cache,
             )
-        bounds = np.round(np.stack([feats.starts, feats.ends], axis=1) * SAMPLE_RATE).astype(np.int64)
-        keep = active_windows(load_audio(rec.path), bounds, threshold_db=threshold_db, min_active=min_active)
+        share = speech_fraction(segments, np.stack([feats.starts, feats.ends], axis=1))
+        keep = share >= min_active
         embs.append(feats.embeddings[keep])
-        for start, end in zip(feats.starts[keep], feats.ends[keep], strict=True):
+        for start, end, frac in zip(feats.starts[keep], feats.ends[keep], share[keep], strict=True):
             rows.append(
                 {
                     "recording": rec.recording,
                     "path": rec.path,
                     "day": rec.day,
                     "time": rec.time,
+                    "speaker": getattr(rec, "speaker", ""),
                     "start": float(start),
                     "end": float(end),
+                    "speech": float(frac),
                 }
             )
-    windows = pd.DataFrame(rows, columns=["recording", "path", "day", "time", "start", "end"])
+    windows = pd.DataFrame(rows, columns=columns)
     dim = bb.hidden_size
     embeddings = (
         np.concatenate(embs).astype(np.float32) if embs else np.zeros((0, len(layers), dim), np.float32)
@@ -486,6 +617,7 @@ def embed_windows(
     windows.attrs["window_s"] = float(window_s)
     windows.attrs["hop_s"] = float(hop_s)
     windows.attrs["backbone"] = bb.fingerprint
+    windows.attrs["vad"] = str(speech["vad"].iloc[0]) if len(speech) else vad
     return windows, embeddings
 
 
@@ -893,7 +1025,12 @@ class DiaryMap:
     summary:
         :func:`day_summary` of the estimated positions.
     params:
-        How it was made (window, hop, bandwidth, layer, backbone...).
+        How it was made (window, hop, bandwidth, layer, backbone, vad...).
+    recordings:
+        One row per recording of the diary (also those without speech):
+        ``recording``, ``path``, ``day``, ``time``, ``speaker``,
+        ``duration_s``, ``speech_s``, ``vad`` (:func:`detect_speech`); None
+        for a map built from windows alone.
     """
 
     windows: pd.DataFrame
@@ -902,6 +1039,7 @@ class DiaryMap:
     density: np.ndarray
     summary: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
+    recordings: pd.DataFrame | None = None
 
     @classmethod
     def from_windows(
@@ -911,6 +1049,7 @@ class DiaryMap:
         bandwidth: float = 0.15,
         method: str = "kde",
         params: Mapping[str, Any] | None = None,
+        recordings: pd.DataFrame | None = None,
     ) -> DiaryMap:
         """Build the densities and summaries of windows that already have ``valence``/``arousal``.
 
@@ -925,7 +1064,11 @@ class DiaryMap:
         """
         days, grid, dens = day_densities(windows, grid_size=grid_size, bandwidth=bandwidth, method=method)
         all_params = {"grid_size": grid_size, "bandwidth": bandwidth, "method": method, **dict(params or {})}
-        return cls(windows.reset_index(drop=True), days, grid, dens, day_summary(windows), all_params)
+        if recordings is not None:
+            recordings = recordings.drop(columns=["segments"], errors="ignore").reset_index(drop=True)
+        return cls(
+            windows.reset_index(drop=True), days, grid, dens, day_summary(windows), all_params, recordings
+        )
 
     def truth_summary(self) -> pd.DataFrame | None:
         """:func:`day_summary` of the ground-truth positions, or None when the diary has none."""
@@ -937,10 +1080,12 @@ class DiaryMap:
         return day_summary(truth)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``windows.csv``, ``summary.csv``, ``density.npz`` and ``params.json`` (atomically, as a whole)."""
+        """Write ``windows.csv``, ``summary.csv``, ``density.npz``, ``params.json`` and ``recordings.csv`` (atomically, as a whole)."""
         directory = Path(directory)
         with atomic_dir(directory) as tmp:
             self.windows.to_csv(tmp / "windows.csv", index=False)
+            if self.recordings is not None:
+                self.recordings.to_csv(tmp / "recordings.csv", index=False)
             self.summary.to_csv(tmp / "summary.csv", index=False)
             with open(tmp / "density.npz", "wb") as fh:
                 np.savez(fh, days=np.array(self.days, dtype=str), grid=self.grid, density=self.density)
@@ -957,10 +1102,17 @@ class DiaryMap:
             raise EmocircError(f"{directory}: not a diary map (missing {', '.join(missing)})")
         with np.load(directory / "density.npz") as npz:
             days, grid, density = [str(d) for d in npz["days"]], npz["grid"], npz["density"]
-        windows = pd.read_csv(directory / "windows.csv", dtype={"day": str, "time": str})
+        text = {"day": str, "time": str, "speaker": str}
+        windows = pd.read_csv(directory / "windows.csv", dtype=text, keep_default_na=False, na_values=[""])
+        for col in ("time", "speaker"):
+            windows[col] = windows[col].fillna("").astype(str) if col in windows else ""
         summary = pd.read_csv(directory / "summary.csv", dtype={"day": str})
         params = json.loads((directory / "params.json").read_text())
-        return cls(windows, days, grid, density, summary, params)
+        recordings = None
+        if (directory / "recordings.csv").is_file():
+            recordings = pd.read_csv(directory / "recordings.csv", dtype=text, keep_default_na=False)
+            recordings[["speech_s", "duration_s"]] = recordings[["speech_s", "duration_s"]].astype(float)
+        return cls(windows, days, grid, density, summary, params, recordings)
 
 
 def drift_report(diary_map: DiaryMap, edge_days: int = 3) -> pd.DataFrame:
@@ -1015,8 +1167,10 @@ def map_diary(
     method: str = "kde",
     device: str = "cpu",
     precision: str = "fp32",
+    vad: str = "auto",
+    speech: pd.DataFrame | None = None,
 ) -> DiaryMap:
-    """Place a diary on the circumplex: window, embed, map, and estimate a density per day.
+    """Place a diary on the circumplex: detect speech, window, embed, map, and estimate a density per day.
 
     Parameters
     ----------
@@ -1037,15 +1191,28 @@ def map_diary(
         Passed to :func:`circumplex_density`.
     device, precision:
         Where and how to run the backbone (see :func:`embed_windows`).
+    vad, speech:
+        Voice activity detector (:func:`detect_speech`), or its result for
+        this diary to reuse (maps of several window lengths share it).
     """
     if not isinstance(diary, pd.DataFrame):
         diary = load_diary(diary)
+    if speech is None:
+        speech = detect_speech(diary, vad=vad)
     windows, emb = embed_windows(
-        diary, backbone, window_s=window_s, hop_s=hop_s, layers=[layer], device=device, precision=precision
+        diary,
+        backbone,
+        window_s=window_s,
+        hop_s=hop_s,
+        layers=[layer],
+        device=device,
+        precision=precision,
+        speech=speech,
     )
     if len(windows) == 0:
         raise EmocircError(
-            f"diary {diary.attrs.get('root', '')}: no window held voice; expected speech recordings"
+            f"diary {diary.attrs.get('root', '')}: no window held speech "
+            f"(voice activity detector: {windows.attrs['vad']}); expected speech recordings"
         )
     va = _apply_mapping(mapping, emb[:, 0, :])
     windows["valence"], windows["arousal"] = va[:, 0], va[:, 1]
@@ -1062,9 +1229,10 @@ def map_diary(
         "layer": int(layer),
         "backbone": windows.attrs.get("backbone"),
         "diary": diary.attrs.get("root"),
+        "vad": windows.attrs["vad"],
     }
     return DiaryMap.from_windows(
-        windows, grid_size=grid_size, bandwidth=bandwidth, method=method, params=params
+        windows, grid_size=grid_size, bandwidth=bandwidth, method=method, params=params, recordings=speech
     )
 
 
@@ -1138,11 +1306,24 @@ def _read_manifest(csv: Path) -> pd.DataFrame:
         raise EmocircError(f"{csv}: cannot read the diary CSV ({err}); expected columns path,day") from err
     missing = [c for c in ("path", "day") if c not in df.columns]
     if missing:
-        raise EmocircError(f"{csv}: missing column(s) {', '.join(missing)}; expected columns path,day[,time]")
+        raise EmocircError(
+            f"{csv}: missing column(s) {', '.join(missing)}; expected columns path,day[,time][,speaker]"
+        )
     df["day"] = [_parse_day(d, f"{csv}").isoformat() for d in df["day"]]
     if "time" not in df.columns:
         df["time"] = ""
-    return df[["path", "day", "time"]].copy()
+    df["time"] = [_parse_time(t, f"{csv}") if str(t).strip() else "" for t in df["time"]]
+    if "speaker" not in df.columns:
+        df["speaker"] = ""
+    df["speaker"] = df["speaker"].astype(str).str.strip()
+    return df[["path", "day", "time", "speaker"]].copy()
+
+
+def _parse_time(text: str, what: str) -> str:
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})(:\d{2})?", str(text).strip())
+    if match is None or int(match[1]) > 23 or int(match[2]) > 59:
+        raise EmocircError(f"{what}: time {text!r} is not a time of day; expected HH:MM")
+    return f"{int(match[1]):02d}:{match[2]}"
 
 
 def _require(df: pd.DataFrame, columns: Sequence[str], what: str) -> None:

@@ -158,7 +158,85 @@ def test_load_diary_from_day_folders(tmp_path):
     assert diary["day"].tolist() == ["2024-05-01", "2024-05-01", "2024-05-02"]
     assert [p.rsplit("/", 1)[-1] for p in diary["path"]] == ["a.wav", "z.wav", "b.wav"]
     assert diary["recording"].tolist() == ["2024-05-01/a", "2024-05-01/z", "2024-05-02/b"]
-    assert diary.attrs["segments"] is None
+    assert diary.attrs["segments"] is None and diary.attrs["ignored"] == ["notes"]
+
+
+def test_load_diary_reads_times_from_file_names_and_allows_gaps(tmp_path):
+    _wav(tmp_path / "2024-05-01" / "1830_evening.wav")
+    _wav(tmp_path / "2024-05-01" / "0715.wav")
+    _wav(tmp_path / "2024-05-01" / "walk.wav")  # no time in the name: unknown, sorted first
+    _wav(tmp_path / "2024-05-04" / "1200.WAV")  # two days missing in between
+    diary = D.load_diary(tmp_path)
+    assert diary[["day", "time"]].values.tolist() == [
+        ["2024-05-01", ""],
+        ["2024-05-01", "07:15"],
+        ["2024-05-01", "18:30"],
+        ["2024-05-04", "12:00"],
+    ]
+    assert D.time_from_name("2359x.wav") == "23:59"
+    with pytest.raises(EmocircError, match="'25:61' is not a time of day"):
+        D.time_from_name("2561.wav")
+
+
+@pytest.mark.parametrize("folder", ["2024-13-01", "04-03-2024", "2024-3-4x"])
+def test_load_diary_refuses_folders_that_look_like_bad_dates(tmp_path, folder):
+    _wav(tmp_path / "2024-05-01" / "0900.wav")
+    _wav(tmp_path / folder / "0900.wav")
+    with pytest.raises(EmocircError, match=f"'{folder}' is not a date; expected YYYY-MM-DD"):
+        D.load_diary(tmp_path)
+
+
+def test_load_diary_csv_with_time_and_speaker(tmp_path):
+    for name in ("a", "b", "c"):
+        _wav(tmp_path / f"{name}.wav")
+    csv = tmp_path / "d.csv"
+    csv.write_text(
+        "path,day,time,speaker\nc.wav,2024-01-01,18:00,P2\nb.wav,2024-01-01,9:05,P1\na.wav,2024-01-01,,P1\n"
+    )
+    diary = D.load_diary(csv)
+    assert diary[["speaker", "time"]].values.tolist() == [["P1", ""], ["P1", "09:05"], ["P2", "18:00"]]
+    assert diary["recording"].tolist() == ["P1/2024-01-01/a", "P1/2024-01-01/b", "P2/2024-01-01/c"]
+    csv.write_text("path,day,time\na.wav,2024-01-01,noon\n")
+    with pytest.raises(EmocircError, match="'noon' is not a time of day"):
+        D.load_diary(csv)
+    csv.write_text("path,day\n")
+    with pytest.raises(EmocircError, match="no recordings listed"):
+        D.load_diary(csv)
+
+
+def test_make_diary_step_change_and_stable_person(tmp_path):
+    kw = {"days": 4, "recordings_per_day": 4, "recording_s": 8, "synthesizer": D.tone_synthesizer}
+    step = D.make_diary(
+        tmp_path / "s",
+        start_mix={"happiness": 1.0},
+        end_mix={"sadness": 1.0},
+        change_day=2,
+        speaker="P",
+        **kw,
+    )
+    seg = pd.read_csv(step / "segments.csv")
+    labels = seg.groupby("day")["label"].agg(set).tolist()
+    assert labels == [{"happiness"}, {"happiness"}, {"sadness"}, {"sadness"}]
+    manifest = pd.read_csv(step / "manifest.csv", dtype=str)
+    assert manifest["time"].unique().tolist() == ["09:00", "12:00", "15:00", "18:00"]
+    assert set(manifest["speaker"]) == {"P"}
+    assert json.loads((step / D.SYNTHETIC_MARKER).read_text())["change_day"] == 2
+    with pytest.raises(EmocircError, match="change_day=4"):
+        D.make_diary(tmp_path / "x", change_day=4, **kw)
+
+
+def test_diary_voices_are_distinct_and_not_the_training_corpora_voices():
+    from emocirc import synth
+
+    voices = D.diary_voices(10)
+    assert len({v for v, _ in voices}) == 10 and {g for _, g in voices} == {"F", "M"}
+    variant = lambda v: v.split("+", 1)[1]  # noqa: E731
+    taken = {variant(v) for v in synth.EMODB_VOICES.values()}
+    taken |= {variant(v) for pair in synth.IEMOCAP_VOICES.values() for v in pair}
+    assert not taken & {variant(v) for v, _ in voices}
+    assert D.DIARY_VOICE == voices[0][0]
+    with pytest.raises(EmocircError, match="diary_voices"):
+        D.diary_voices(0)
 
 
 def test_load_diary_from_csv_with_relative_paths(tmp_path):
@@ -210,7 +288,7 @@ def test_embed_windows_matches_each_window_alone(tone_diary, backbone):
     from emocirc.features import forward_hidden_states
 
     diary = D.load_diary(tone_diary).iloc[:1]
-    windows, emb = D.embed_windows(diary, backbone, window_s=3.0, hop_s=1.5, layers=[0, 2])
+    windows, emb = D.embed_windows(diary, backbone, window_s=3.0, hop_s=1.5, layers=[0, 2], vad="energy")
     assert emb.shape == (len(windows), 2, backbone.hidden_size) and emb.dtype == np.float32
     assert len(windows) >= 4
     assert (windows["end"] - windows["start"]).round(6).eq(3.0).all()
@@ -225,8 +303,10 @@ def test_embed_windows_matches_each_window_alone(tone_diary, backbone):
     path = tone_diary.parent / "burst.wav"
     sf.write(path, x, SR)
     one = pd.DataFrame({"recording": ["b"], "path": [str(path)], "day": ["2024-01-01"], "time": [""]})
-    burst, _ = D.embed_windows(one, backbone, window_s=2.0, hop_s=1.0, layers=[1])
+    burst, _ = D.embed_windows(one, backbone, window_s=2.0, hop_s=1.0, layers=[1], vad="energy")
     assert burst["start"].tolist() == [3.0, 4.0, 5.0]
+    assert burst["speech"].tolist() == pytest.approx([0.5, 1.0, 0.5], abs=0.02)
+    assert burst.attrs["vad"] == "energy"
     with pytest.raises(EmocircError, match=r"layers \[9\]"):
         D.embed_windows(diary, backbone, layers=[9])
 
@@ -405,7 +485,9 @@ def test_features_mapping_reads_an_extract_file(tmp_path):
 
 def test_map_diary_end_to_end_follows_the_drift(tone_diary, tone_corpus, backbone):
     mapping = D.fit_corpus_mapping(tone_corpus, backbone, layer=2)
-    m = D.map_diary(tone_diary, backbone, mapping, layer=2, window_s=3.0, hop_s=1.5, grid_size=30)
+    m = D.map_diary(
+        tone_diary, backbone, mapping, layer=2, window_s=3.0, hop_s=1.5, grid_size=30, vad="energy"
+    )
     assert m.days == ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07"]
     assert m.density.shape == (4, 30, 30)
     w = m.windows
@@ -419,7 +501,9 @@ def test_map_diary_end_to_end_follows_the_drift(tone_diary, tone_corpus, backbon
     s, truth = m.summary, m.truth_summary()
     assert s["arousal_mean"].iloc[-1] < s["arousal_mean"].iloc[0] - 0.3
     assert np.corrcoef(s["arousal_mean"], truth["arousal_mean"])[0, 1] > 0.8
-    assert m.params["window_s"] == 3.0 and m.params["layer"] == 2
+    assert m.params["window_s"] == 3.0 and m.params["layer"] == 2 and m.params["vad"] == "energy"
+    rec = m.recordings
+    assert len(rec) == 8 and (rec["speech_s"] > 3).all() and (rec["speech_s"] <= 12).all()
 
 
 # --------------------------------------------------------------------------- command line
@@ -441,11 +525,13 @@ def test_cli_make_and_map(tmp_path, tone_corpus, backbone, capsys):
     map_dir = tmp_path / "map"
     code = main(
         ["diary", "map", str(out), "--out", str(map_dir), "--train-features", str(feats), "--layer", "1"]
+        + ["--vad", "energy"]
     )
     assert code == 0, capsys.readouterr().err
     printed = capsys.readouterr().out
     assert "2024-03-04" in printed and "2024-03-05" in printed
-    for name in ("windows.csv", "summary.csv", "density.npz", "params.json", "heatmap.png", "trajectory.png"):
+    names = ("windows.csv", "summary.csv", "density.npz", "params.json", "recordings.csv", "heatmap.png")
+    for name in (*names, "trajectory.png"):
         assert (map_dir / name).is_file(), name
     params = json.loads((map_dir / "params.json").read_text())
     assert params["layer"] == 1 and params["window_s"] == 3.0

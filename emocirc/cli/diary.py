@@ -79,7 +79,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     mapping.add_argument("--bandwidth", type=float, default=0.15, help="kernel width on the -1..1 plane")
     mapping.add_argument("--device", default="auto", help="cpu, cuda, or auto (default)")
     mapping.add_argument("--seed", type=int, default=0, help="seed of the synthetic training corpus and PCA")
+    _add_vad(mapping)
     mapping.set_defaults(func=_map)
+
+
+def _add_vad(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vad",
+        choices=("auto", "silero", "energy"),
+        default="auto",
+        help="voice activity detector: silero (Silero VAD), energy (a level gate), "
+        "auto = silero where installed (default)",
+    )
 
 
 def _make(args: argparse.Namespace) -> int:
@@ -139,6 +150,7 @@ def _map(args: argparse.Namespace) -> int:
         grid_size=args.grid,
         bandwidth=args.bandwidth,
         device=device,
+        vad=args.vad,
     )
     result.params.update(
         {"backbone_spec": args.backbone, "method": args.method, "train": args.train_features or args.train}
