@@ -503,28 +503,36 @@ def detect_speech(diary: pd.DataFrame, vad: str = "auto") -> pd.DataFrame:
     >>> speech[["day", "vad"]].values.tolist(), 0 < float(speech["speech_s"].iloc[0]) <= 4
     ([['2024-03-04', 'energy']], True)
     """
-    from emocirc.vad import resolve_vad, speech_seconds, speech_segments
+    from emocirc.vad import resolve_vad, speech_segments_many
 
     method = resolve_vad(vad)
     rows = []
-    for rec in diary.itertuples(index=False):
-        signal = load_audio(rec.path)
-        segments = speech_segments(signal, SAMPLE_RATE, method=method)
-        rows.append(
-            {
-                "recording": rec.recording,
-                "path": rec.path,
-                "day": rec.day,
-                "time": rec.time,
-                "speaker": getattr(rec, "speaker", ""),
-                "duration_s": len(signal) / SAMPLE_RATE,
-                "speech_s": speech_seconds(segments),
-                "vad": method,
-                "segments": segments,
-            }
-        )
+    records = list(diary.itertuples(index=False))
+    for first in range(0, len(records), 32):  # 32 recordings in memory at a time, run as one batch
+        batch = records[first : first + 32]
+        signals = [load_audio(rec.path) for rec in batch]
+        found = speech_segments_many(signals, SAMPLE_RATE, method=method)
+        rows += [
+            _speech_row(rec, len(x), seg, method) for rec, x, seg in zip(batch, signals, found, strict=True)
+        ]
     columns = ["recording", "path", "day", "time", "speaker", "duration_s", "speech_s", "vad", "segments"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _speech_row(rec: Any, n_samples: int, segments: np.ndarray, method: str) -> dict[str, Any]:
+    from emocirc.vad import speech_seconds
+
+    return {
+        "recording": rec.recording,
+        "path": rec.path,
+        "day": rec.day,
+        "time": rec.time,
+        "speaker": getattr(rec, "speaker", ""),
+        "duration_s": n_samples / SAMPLE_RATE,
+        "speech_s": speech_seconds(segments),
+        "vad": method,
+        "segments": segments,
+    }
 
 
 def embed_windows(

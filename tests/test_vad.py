@@ -108,3 +108,15 @@ def test_speech_fraction_and_seconds():
     frac = vad.speech_fraction(seg, [(0.0, 1.0), (0.5, 2.5), (3.0, 4.0)])
     assert frac.tolist() == pytest.approx([1.0, 0.5, 0.0])
     assert vad.speech_fraction(np.zeros((0, 2)), [(0.0, 1.0)]).tolist() == [0.0]
+
+
+@needs_silero
+def test_silero_batch_equals_one_at_a_time():
+    x, _ = _speech_with_pauses(seed=1)
+    short = x[: 3 * SR]
+    batch = vad.speech_segments_many([x, np.zeros(0, np.float32), short], method="silero")
+    assert batch[1].shape == (0, 2)
+    for one, signal in ((batch[0], x), (batch[2], short)):
+        np.testing.assert_allclose(one, vad.speech_segments(signal, method="silero"))
+    with pytest.raises(EmocircError, match="8000 Hz"):
+        vad.silero_segments([x], sample_rate=8000)

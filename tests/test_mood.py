@@ -1,0 +1,207 @@
+"""Tests of emocirc.mood: affect dynamics, intervals, day and week tables, baseline and control charts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from emocirc import mood as M
+from emocirc.errors import EmocircError
+
+
+def _ar1(n, phi, sd, rng):
+    x = np.zeros(n)
+    x[0] = rng.normal(0, sd / np.sqrt(1 - phi**2))
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + rng.normal(0, sd)
+    return x
+
+
+def test_dynamics_of_an_ar1_process_known_answers():
+    rng = np.random.default_rng(0)
+    phi, sd = 0.6, 0.1
+    v = _ar1(20000, phi, sd, rng)
+    a = _ar1(20000, -0.3, sd, rng)
+    d = M.affect_dynamics(np.stack([v, a], axis=1))
+    var = sd**2 / (1 - phi**2)
+    assert d["valence_ac1"] == pytest.approx(phi, abs=0.03)
+    assert d["arousal_ac1"] == pytest.approx(-0.3, abs=0.03)
+    assert d["valence_sd"] == pytest.approx(np.sqrt(var), rel=0.05)
+    assert d["valence_mssd"] == pytest.approx(2 * var * (1 - phi), rel=0.05)
+    shares = [d[f"share_{q}"] for q in M.QUADRANTS]
+    assert sum(shares) == pytest.approx(1.0)
+
+
+def test_successive_differences_never_cross_recordings():
+    va = np.array([[0.0, 0.0], [0.1, 0.0], [0.9, 0.0], [1.0, 0.0]])
+    one_run = M.affect_dynamics(va)
+    two_runs = M.affect_dynamics(va, runs=np.array([0, 0, 1, 1]))
+    assert two_runs["valence_mssd"] == pytest.approx(0.01)
+    assert one_run["valence_mssd"] == pytest.approx((0.01 + 0.64 + 0.01) / 3)
+    single = M.affect_dynamics(va, runs=np.arange(4))
+    assert np.isnan(single["valence_mssd"]) and np.isnan(single["valence_ac1"])
+    assert np.isnan(M.affect_dynamics(np.zeros((0, 2)))["valence_mean"])
+
+
+def test_quadrant_shares_and_range():
+    va = np.array([[0.5, 0.5], [-0.5, 0.5], [-0.5, -0.5], [-0.5, -0.5]])
+    d = M.affect_dynamics(va)
+    assert d["share_pleasant_activated"] == 0.25 and d["share_unpleasant_deactivated"] == 0.5
+    assert d["share_pleasant_deactivated"] == 0.0
+    same = M.affect_dynamics(np.full((5, 2), 0.3))
+    assert same["range"] == 0.0 and same["valence_sd"] == 0.0
+
+
+def test_bootstrap_intervals_cover_the_mean_and_shrink_with_more_windows():
+    rng = np.random.default_rng(1)
+    covered, widths = 0, {}
+    for _ in range(40):
+        va = np.stack([_ar1(60, 0.3, 0.1, rng), rng.normal(0, 0.1, 60)], axis=1)
+        _, lo, hi, _ = M.bootstrap_dynamics(va, n_boot=150, level=0.9, rng=rng)
+        covered += lo["valence_mean"] <= 0.0 <= hi["valence_mean"]
+    assert covered >= 28  # nominal 36 of 40; blocks of 4 under-cover an AR(1) a little
+    for n in (20, 320):
+        va = rng.normal(0, 0.1, (n, 2))
+        _, lo, hi, se = M.bootstrap_dynamics(va, n_boot=150, rng=rng)
+        widths[n] = hi["arousal_sd"] - lo["arousal_sd"]
+    assert widths[320] < widths[20] / 2
+    est, lo, _, _ = M.bootstrap_dynamics(np.zeros((1, 2)))
+    assert est["valence_mean"] == 0.0 and np.isnan(lo["valence_mean"])
+
+
+def _windows(day_centres, per_day=12, recordings=2, sd=0.05, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for day, (v, a) in day_centres.items():
+        for r in range(recordings):
+            for k in range(per_day // recordings):
+                rows.append(
+                    {
+                        "day": day,
+                        "time": f"{9 + 3 * r:02d}:00",
+                        "recording": f"{day}/{r}",
+                        "start": 3.0 * k,
+                        "end": 3.0 * k + 3.0,
+                        "valence": v + rng.normal(0, sd),
+                        "arousal": a + rng.normal(0, sd),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _recordings(speech_by_day, recordings=2):
+    return pd.DataFrame(
+        [
+            {"day": d, "recording": f"{d}/{r}", "speech_s": s / recordings}
+            for d, s in speech_by_day.items()
+            for r in range(recordings)
+        ]
+    )
+
+
+def test_day_dynamics_marks_missing_days_and_days_with_too_little_speech():
+    w = _windows({"2024-03-04": (0.3, 0.1), "2024-03-05": (0.2, 0.0), "2024-03-07": (-0.4, -0.2)})
+    rec = _recordings({"2024-03-04": 40.0, "2024-03-05": 5.0, "2024-03-07": 40.0, "2024-03-08": 0.0})
+    d = M.day_dynamics(w, rec, min_speech_s=20.0, n_boot=50).set_index("day")
+    assert d.index.tolist() == ["2024-03-04", "2024-03-05", "2024-03-06", "2024-03-07", "2024-03-08"]
+    assert d["status"].tolist() == ["ok", "not enough speech", "no recording", "ok", "not enough speech"]
+    assert d.loc["2024-03-07", "valence_mean"] == pytest.approx(-0.4, abs=0.03)
+    assert d.loc["2024-03-04", "valence_mean_lo"] < 0.3 < d.loc["2024-03-04", "valence_mean_hi"]
+    # Never a number where there is not enough speech.
+    not_ok = d["status"] != "ok"
+    assert d.loc[not_ok, list(M.MEASURES)].isna().all().all()
+    assert d.loc["2024-03-08", "n_recordings"] == 2 and d.loc["2024-03-06", "n_recordings"] == 0
+    assert d.loc["2024-03-05", "speech_s"] == pytest.approx(5.0)
+
+
+def test_week_dynamics_blocks_of_seven_days():
+    days = [f"2024-03-{d:02d}" for d in range(4, 18)]
+    w = _windows({d: (0.3 if k < 7 else -0.3, 0.0) for k, d in enumerate(days)}, per_day=6)
+    rec = _recordings(dict.fromkeys(days, 30.0))
+    wk = M.week_dynamics(w, rec, n_boot=30)
+    assert wk["week"].tolist() == ["W1", "W2"]
+    assert wk[["first_day", "last_day"]].values.tolist() == [
+        ["2024-03-04", "2024-03-10"],
+        ["2024-03-11", "2024-03-17"],
+    ]
+    assert wk["valence_mean"].round(1).tolist() == [0.3, -0.3]
+    assert wk["speech_s"].tolist() == [210.0, 210.0]
+
+
+def _daily(values, se=0.02, status=None):
+    n = len(values)
+    return pd.DataFrame(
+        {
+            "day": [f"d{k:02d}" for k in range(n)],
+            "status": status or ["ok"] * n,
+            "valence_mean": values,
+            "valence_mean_se": se,
+            "arousal_mean": np.zeros(n),
+            "arousal_mean_se": se,
+        }
+    )
+
+
+def test_chart_stays_quiet_on_a_stable_person_and_flags_a_step():
+    rng = np.random.default_rng(3)
+    quiet = 0
+    for _ in range(50):
+        chart = M.mood_chart(_daily(rng.normal(0, 0.1, 21)), baseline_days=7, measures=["valence_mean"])
+        quiet += not chart["flag"].any()
+    assert quiet >= 35  # a baseline of 7 days estimates the SD roughly: some false alarms remain
+    values = np.concatenate([rng.normal(0, 0.1, 10), rng.normal(-0.4, 0.1, 6)])
+    chart = M.mood_chart(_daily(values), baseline_days=7)
+    assert M.first_flag(chart, 10) is not None and M.first_flag(chart, 10) <= 2
+    assert (chart.loc[chart["valence_mean_flag"], "valence_mean_z"] < 0).all()
+    assert chart["phase"].tolist() == ["baseline"] * 7 + ["monitoring"] * 9
+    assert chart.loc[:6, "valence_mean_ewma"].isna().all()
+    assert chart.attrs["baseline"]["valence_mean"]["days"] == 7
+
+
+def test_chart_limits_and_the_within_day_floor():
+    chart = M.mood_chart(_daily([0.0, 0.01, -0.01, 0.0, 0.01, -0.01, 0.0, 0.0, 0.0], se=0.1), baseline_days=7)
+    base = chart.attrs["baseline"]["valence_mean"]
+    assert base["sd"] == pytest.approx(0.1) and base["sd_between"] < 0.01
+    lam, L = 0.3, 3.0
+    # The first monitored EWMA is lambda * z (SD lambda); later ones tend to sqrt(lambda / (2 - lambda)).
+    assert chart["valence_mean_limit"].iloc[7] == pytest.approx(L * lam)
+    assert (
+        chart["valence_mean_limit"].iloc[7]
+        < chart["valence_mean_limit"].iloc[8]
+        < L * np.sqrt(lam / (2 - lam))
+    )
+
+
+def test_chart_carries_over_days_without_a_number():
+    values = [0.0, 0.1, -0.1, 0.05, -0.05, 0.0, 0.02, np.nan, -0.6, np.nan]
+    status = ["ok"] * 7 + ["not enough speech", "ok", "no recording"]
+    chart = M.mood_chart(_daily(values, status=status), baseline_days=7)
+    assert np.isnan(chart["valence_mean_z"].iloc[7]) and not chart["flag"].iloc[7]
+    assert np.isnan(chart["valence_mean_ewma"].iloc[7])  # nothing to carry yet
+    assert chart["valence_mean_ewma"].iloc[9] == chart["valence_mean_ewma"].iloc[8]
+    assert not chart["flag"].iloc[9]
+
+
+def test_chart_bad_diaries_are_one_line_errors():
+    with pytest.raises(EmocircError, match=r"diary of 1 day\(s\)"):
+        M.mood_chart(_daily([0.1]), baseline_days=7)
+    status = ["not enough speech"] * 5 + ["ok"] * 5
+    with pytest.raises(EmocircError, match="only 2 of the first 7 days have enough speech"):
+        M.mood_chart(_daily(np.zeros(10), status=status), baseline_days=7)
+    with pytest.raises(EmocircError, match="no variation"):
+        M.mood_chart(_daily(np.zeros(10), se=0.0), baseline_days=7)
+    with pytest.raises(EmocircError, match="ewma_lambda"):
+        M.mood_chart(_daily(np.zeros(10)), ewma_lambda=0)
+    with pytest.raises(EmocircError, match="missing column.*arousal_mean"):
+        M.mood_chart(_daily(np.zeros(10)).drop(columns="arousal_mean"))
+    with pytest.raises(EmocircError, match="expected at least one day"):
+        M.calendar([])
+    with pytest.raises(EmocircError, match="YYYY-MM-DD"):
+        M.calendar(["yesterday"])
+
+
+def test_cusum_signals_a_small_persistent_shift():
+    values = np.concatenate([np.tile([0.1, -0.1], 4), np.full(10, -0.12)])
+    chart = M.mood_chart(_daily(values, se=0.01), baseline_days=8, measures=["valence_mean"])
+    assert M.first_flag(chart, 8, "cusum_flag") is not None
