@@ -186,12 +186,14 @@ def energy_segments(
     sample_rate: int = SAMPLE_RATE,
     threshold_db: float = -35.0,
     frame_s: float = 0.02,
+    floor_db: float = -55.0,
 ) -> np.ndarray:
     """Speech segments of a level gate, ``(n, 2)`` seconds: runs of loud 20 ms frames.
 
     A frame is active when its level is within ``threshold_db`` of the
-    recording's loudest frames (95th percentile).  A recording of digital
-    silence has no active frame.
+    recording's loudest frames (95th percentile) and above ``floor_db``
+    (dB re full scale), so that a recording of faint noise alone holds no
+    speech.
 
     Examples
     --------
@@ -206,11 +208,8 @@ def energy_segments(
     if n_frames == 0:
         return np.zeros((0, 2))
     frames = np.asarray(signal[: n_frames * frame], dtype=np.float64).reshape(n_frames, frame)
-    power = np.mean(frames**2, axis=1)
-    if not np.any(power > 1e-12):
-        return np.zeros((0, 2))
-    level = 10 * np.log10(power + 1e-12)
-    active = level > np.percentile(level, 95) + threshold_db
+    level = 10 * np.log10(np.mean(frames**2, axis=1) + 1e-12)
+    active = (level > np.percentile(level, 95) + threshold_db) & (level > floor_db)
     edges = np.diff(np.concatenate([[0], active.astype(np.int8), [0]]))
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     return np.stack([starts, ends], axis=1).astype(float) * frame / sample_rate

@@ -543,3 +543,112 @@ def test_cli_map_bad_input_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nothing does not exist" in err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.fixture(scope="module")
+def train_features(tone_corpus, backbone, tmp_path_factory):
+    emb = D.embed_corpus(tone_corpus, backbone, [0, 1, 2])
+    feats = tmp_path_factory.mktemp("feats") / "train.npz"
+    np.savez(feats, embeddings=emb, layers=np.array([0, 1, 2]), labels=tone_corpus["label"].to_numpy(str))
+    return feats
+
+
+def _report_args(diary, out, feats, *extra):
+    return [
+        "diary",
+        "report",
+        str(diary),
+        "--out",
+        str(out),
+        "--train-features",
+        str(feats),
+        "--layer",
+        "1",
+    ] + [
+        "--vad",
+        "energy",
+        "--boot",
+        "20",
+        "--baseline-days",
+        "4",
+        "--min-speech",
+        "5",
+        *extra,
+    ]
+
+
+def test_cli_report_writes_a_self_contained_page_and_tables(tmp_path, train_features, capsys):
+    import base64
+
+    root = D.make_diary(
+        tmp_path / "d",
+        days=8,
+        recordings_per_day=2,
+        recording_s=8,
+        seed=5,
+        start_mix={"happiness": 0.5, "anger": 0.5},
+        end_mix={"sadness": 0.5, "boredom": 0.5},
+        change_day=5,
+        synthesizer=D.tone_synthesizer,
+    )
+    # One day without speech: faint noise only. One day missing altogether (its recordings removed).
+    for rel in ("2024-03-07/0900.wav", "2024-03-07/1800.wav"):
+        sf.write(root / rel, np.random.default_rng(0).normal(0, 1e-4, 8 * SR).astype(np.float32), SR)
+    folder = tmp_path / "mine"
+    for wav in sorted(root.glob("2024-*/*.wav")):
+        if not wav.parent.name == "2024-03-09":
+            (folder / wav.parent.name).mkdir(parents=True, exist_ok=True)
+            (folder / wav.parent.name / wav.name).write_bytes(wav.read_bytes())
+    out = tmp_path / "report"
+    assert main(_report_args(folder, out, train_features)) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    assert "1 with not enough speech, 1 without a recording" in printed
+    names = {p.name for p in out.iterdir()}
+    assert {"report.html", "days.csv", "weeks.csv", "chart.csv", "recordings.csv", "provenance.json"} <= names
+    days = pd.read_csv(out / "days.csv", dtype={"day": str})
+    assert days["day"].tolist() == [f"2024-03-{d:02d}" for d in range(4, 12)]
+    status = days.set_index("day")["status"]
+    assert status["2024-03-07"] == "not enough speech" and status["2024-03-09"] == "no recording"
+    assert days.loc[days["status"] != "ok", "valence_mean"].isna().all()
+    ok = days[days["status"] == "ok"]
+    assert (ok["valence_mean_lo"] <= ok["valence_mean"]).all() and (
+        ok["valence_mean"] <= ok["valence_mean_hi"]
+    ).all()
+    chart = pd.read_csv(out / "chart.csv")
+    assert {"valence_mean_z", "arousal_mean_ewma", "arousal_mean_limit", "flag"} <= set(chart.columns)
+    page = (out / "report.html").read_text()
+    assert "not a diagnosis" in page and "energy gate" in page and "Provenance" in page
+    # Offline: every image is inline PNG, nothing is fetched.
+    assert "http://" not in page and "https://" not in page and 'src="data:image/png;base64,' in page
+    first = page.split('src="data:image/png;base64,', 1)[1].split('"', 1)[0]
+    assert base64.b64decode(first)[:4] == b"\x89PNG"
+    meta = json.loads((out / "provenance.json").read_text())
+    assert meta["monitoring"]["baseline_days"] == 4 and meta["mapping"]["vad"] == "energy"
+
+
+def test_cli_report_bad_diaries_are_one_line_errors(tmp_path, train_features, capsys):
+    (tmp_path / "empty").mkdir()
+    assert main(_report_args(tmp_path / "empty", tmp_path / "o1", train_features)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no recordings found" in err
+    one = tmp_path / "one" / "2024-03-04"
+    one.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    sf.write(one / "0900.wav", np.concatenate([D.tone_synthesizer("anger", rng) for _ in range(4)]), SR)
+    assert main(_report_args(tmp_path / "one", tmp_path / "o2", train_features)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "diary of 1 day(s)" in err
+    bad = tmp_path / "bad"
+    (bad / "2024-02-30").mkdir(parents=True)
+    sf.write(bad / "2024-02-30" / "0900.wav", np.zeros(SR, np.float32), SR)
+    assert main(_report_args(bad, tmp_path / "o3", train_features)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'2024-02-30' is not a date" in err
+    silent = tmp_path / "silent"
+    for d in range(4, 13):
+        (silent / f"2024-03-{d:02d}").mkdir(parents=True)
+        sf.write(silent / f"2024-03-{d:02d}" / "0900.wav", np.zeros(4 * SR, np.float32), SR)
+    assert main(_report_args(silent, tmp_path / "o4", train_features)) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no window held speech" in err
+    assert not any((tmp_path / f"o{k}").exists() for k in range(1, 5))

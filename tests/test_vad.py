@@ -96,6 +96,8 @@ def test_fallback_to_energy_when_silero_is_missing(monkeypatch):
 
 def test_energy_gate_known_answers():
     assert vad.energy_segments(np.zeros(2 * SR, np.float32)).shape == (0, 2)
+    faint = np.random.default_rng(0).normal(0, 1e-4, 2 * SR).astype(np.float32)
+    assert vad.energy_segments(faint).shape == (0, 2)
     assert vad.energy_segments(np.zeros(10, np.float32)).shape == (0, 2)
     x = np.zeros(4 * SR, np.float32)
     x[: SR // 2] = x[3 * SR :] = 0.1
