@@ -205,3 +205,94 @@ def test_cusum_signals_a_small_persistent_shift():
     values = np.concatenate([np.tile([0.1, -0.1], 4), np.full(10, -0.12)])
     chart = M.mood_chart(_daily(values, se=0.01), baseline_days=8, measures=["valence_mean"])
     assert M.first_flag(chart, 8, "cusum_flag") is not None
+
+
+# --------------------------------------------------------------------------- validation against a known truth
+
+
+def _report(person, v_after, change_day=10, days=14, sd=0.05, seed=0):
+    """A MoodReport of constructed windows: valence v_after from change_day on, truth alike."""
+    from emocirc.diary import DiaryMap
+    from emocirc.diary_report import build_report
+
+    day_names = [f"2024-03-{4 + d:02d}" for d in range(days)]
+    centres = {d: (v_after if k >= change_day else 0.2, 0.0) for k, d in enumerate(day_names)}
+    w = _windows(centres, per_day=12, sd=sd, seed=seed)
+    w["true_valence"] = [centres[d][0] for d in w["day"]]
+    w["true_arousal"] = 0.1 * (w["true_valence"] < 0.2)
+    w["speaker"] = person
+    rec = _recordings(dict.fromkeys(day_names, 30.0)).assign(speaker=person, time="09:00", path="x")
+    dmap = DiaryMap.from_windows(w, grid_size=10, recordings=rec)
+    (report,) = build_report(dmap, baseline_days=7, min_speech_s=10, n_boot=30)
+    return report
+
+
+def test_person_outcome_scores_a_changer_and_a_control():
+    from emocirc.mood_validation import person_outcome
+
+    changer = person_outcome(_report("p", v_after=-0.5), "changer", change_day=10)
+    assert changer["monitored_days"] == 3 and changer["delay"] is not None and changer["delay"] <= 1
+    assert changer["valence_shift"] < -3 and changer["valence_true_change"] == pytest.approx(-0.7)
+    assert changer["valence_recovered"] is True
+    # Arousal truly rose by 0.1 but the constructed estimate did not move: direction at chance.
+    assert changer["arousal_true_change"] == pytest.approx(0.1)
+    control = person_outcome(_report("c", v_after=0.2, seed=1), "control", change_day=None)
+    assert control["monitored_days"] == 7 and "delay" not in control
+    with pytest.raises(EmocircError, match="role 'patient'"):
+        person_outcome(_report("c", v_after=0.2), "patient", None)
+    with pytest.raises(EmocircError, match="after the baseline"):
+        person_outcome(_report("c", v_after=0.2), "changer", 3)
+
+
+def test_wilson_interval_and_summary():
+    from emocirc.mood_validation import validation_summary, wilson_interval
+
+    lo, hi = wilson_interval(5, 10)
+    assert lo < 0.5 < hi and hi - lo == pytest.approx(2 * 0.5 - 2 * lo)
+    assert np.isnan(wilson_interval(0, 0)[0])
+    outcomes = pd.DataFrame(
+        [
+            {"role": "control", "monitored_days": 7, "false_alarms": 1},
+            {"role": "control", "monitored_days": 7, "false_alarms": 0},
+            *[
+                {
+                    "role": "changer",
+                    "monitored_days": 3,
+                    "false_alarms": 0,
+                    "delay": d,
+                    "valence_delay": d,
+                    "arousal_delay": None,
+                    "valence_recovered": True,
+                    "arousal_recovered": k == 0,
+                }
+                for k, d in enumerate([0, 2, None])
+            ],
+        ]
+    )
+    s = validation_summary(outcomes).set_index("quantity")
+    assert s.loc["false alarms per monitored day (controls)", ["k", "n"]].tolist() == [1, 14]
+    assert s.loc["controls with any false alarm", "estimate"] == 0.5
+    assert s.loc["changers detected", ["k", "n"]].tolist() == [2, 3]
+    assert s.loc["detection delay (days)", "estimate"] == 1.0
+    assert 0 <= s.loc["detection delay (days)", "low"] <= 1 <= s.loc["detection delay (days)", "high"] <= 2
+    assert s.loc["arousal flagged (changers)", "k"] == 0
+    assert s.loc["arousal direction recovered (changers)", "estimate"] == pytest.approx(1 / 3)
+
+
+def test_make_cohort_distinct_voices_reuse_and_refusal(tmp_path):
+    from emocirc.diary import HEALTHY_MIX, tone_synthesizer
+    from emocirc.mood_validation import make_cohort
+
+    kw = {"days": 3, "change_day": 2, "recordings_per_day": 1, "recording_s": 3}
+    factory = lambda v, g, s: tone_synthesizer  # noqa: E731
+    c = make_cohort(tmp_path, seeds=[0, 1], synthesizer_factory=factory, **kw)
+    assert c["role"].tolist() == ["control", "changer"] * 2 and c["voice"].nunique() == 4
+    stamp = (tmp_path / "changer-1" / "manifest.csv").stat().st_mtime_ns
+    again = make_cohort(tmp_path, seeds=[0, 1], synthesizer_factory=factory, **kw)
+    assert again.equals(c) and (tmp_path / "changer-1" / "manifest.csv").stat().st_mtime_ns == stamp
+    seg = pd.read_csv(tmp_path / "control-0" / "segments.csv")
+    assert set(seg["label"]) <= set(HEALTHY_MIX)
+    with pytest.raises(EmocircError, match="holds a different diary"):
+        make_cohort(tmp_path, seeds=[0], synthesizer_factory=factory, **{**kw, "change_day": 1})
+    with pytest.raises(EmocircError, match="distinct seeds"):
+        make_cohort(tmp_path, seeds=[0, 0], synthesizer_factory=factory, **kw)

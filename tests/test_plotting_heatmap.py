@@ -155,7 +155,8 @@ def test_explorer_redraws_on_day_and_window_change(diary_map):
 
 def test_explorer_from_one_map_and_bad_input(diary_map):
     ex = H.diary_explorer(diary_map, day=1)
-    assert list(ex.maps) == [3.0] and ex.day == "2024-03-05"
+    assert list(ex.maps) == [""] and list(ex.maps[""]) == [3.0] and ex.day == "2024-03-05"
+    assert ex.person_select.disabled and ex.person_select not in ex.widget.children[0].children
     assert ex.still().data == ex.image.value
     bundle = ex._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
@@ -165,3 +166,22 @@ def test_explorer_from_one_map_and_bad_input(diary_map):
         H.diary_explorer(diary_map, window_s=9)
     with pytest.raises(EmocircError, match="at least one diary map"):
         H.diary_explorer({})
+
+
+def test_explorer_switches_between_persons(diary_map):
+    other = DiaryMap.from_windows(_windows(seed=9, per_day=7), grid_size=25, params={"window_s": 3.0})
+    ex = H.diary_explorer(
+        {"control-0": {3.0: diary_map}, "changer-0": {3.0: other}}, day=1, person="changer-0"
+    )
+    assert ex.person == "changer-0" and ex.person_select.options == ("control-0", "changer-0")
+    assert ex.person_select in ex.widget.children[0].children
+    title = ex.figure.axes[0].get_title()
+    assert title.startswith("changer-0, 2024-03-05") and "n=7" in title
+    before = ex.image.value
+    ex.person_select.value = "control-0"
+    np.testing.assert_array_equal(ex.figure.axes[0].images[0].get_array(), diary_map.density[1])
+    assert ex.image.value != before and "n=30" in ex.figure.axes[0].get_title()
+    with pytest.raises(EmocircError, match="person 'nobody'"):
+        H.diary_explorer({"a": {3.0: diary_map}}, person="nobody")
+    with pytest.raises(EmocircError, match="for every person"):
+        H.diary_explorer({"a": {3.0: diary_map}, "b": {6.0: other}}, window_s=6.0)

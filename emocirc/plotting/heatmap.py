@@ -3,9 +3,9 @@
 :func:`plot_density` draws one density panel, :func:`plot_day_densities`
 the small multiples (one panel per day, as the seed's Figure 6 shows two
 weeks), :func:`plot_day_trajectory` the per-day means against the days, and
-:func:`diary_explorer` an ipywidgets explorer with a day slider and a
-window-length selector whose current view is also a static figure for the
-printed page.
+:func:`diary_explorer` an ipywidgets explorer with a person menu, a day
+slider and a window-length selector whose current view is also a static
+figure for the printed page.
 """
 
 from __future__ import annotations
@@ -268,9 +268,9 @@ def plot_day_trajectory(
 
 
 class DiaryExplorer:
-    """An ipywidgets explorer of diary maps: a day slider and a window-length selector.
+    """An ipywidgets explorer of diary maps: a person menu, a day slider and a window-length menu.
 
-    Each change redraws the selected day's density into :attr:`figure` (a
+    Each change redraws the selected person's day into :attr:`figure` (a
     matplotlib Figure, not managed by pyplot, so that it is also the static
     figure of a printed page) and into the PNG of :attr:`image`.  Display
     the explorer itself in a notebook for the interactive version.
@@ -278,9 +278,12 @@ class DiaryExplorer:
     Attributes
     ----------
     maps:
-        Window length in seconds -> :class:`emocirc.diary.DiaryMap`.
+        Person -> window length in seconds -> :class:`emocirc.diary.DiaryMap`
+        (one person named ``""`` when built from maps by window only).
     days:
-        The days of the slider (the union of the maps' days, sorted).
+        The days of the slider (the union of all maps' days, sorted).
+    person_select:
+        ``ipywidgets.Dropdown`` of the persons.
     day_slider:
         ``ipywidgets.IntSlider`` over day indices.
     window_select:
@@ -293,25 +296,48 @@ class DiaryExplorer:
         The whole explorer (``ipywidgets.VBox``).
     """
 
-    def __init__(self, maps: Mapping[float, Any], day: int = 0, window_s: float | None = None) -> None:
+    def __init__(
+        self,
+        maps: Mapping[Any, Any],
+        day: int = 0,
+        window_s: float | None = None,
+        person: str | None = None,
+    ) -> None:
         import ipywidgets as widgets
 
         if not maps:
             raise EmocircError("diary explorer: expected at least one diary map")
-        self.maps = {float(k): v for k, v in sorted(maps.items())}
-        self.days = sorted({str(d) for m in self.maps.values() for d in m.days})
+        nested = all(isinstance(v, Mapping) for v in maps.values())
+        by_person = maps if nested else {"": maps}
+        self.maps = {
+            str(who): {float(k): v for k, v in sorted(per.items())} for who, per in by_person.items()
+        }
+        if any(not per for per in self.maps.values()):
+            raise EmocircError("diary explorer: expected at least one diary map per person")
+        self.days = sorted({str(d) for per in self.maps.values() for m in per.values() for d in m.days})
         if not self.days:
             raise EmocircError("diary explorer: the diary maps hold no day")
         if not 0 <= day < len(self.days):
             raise EmocircError(f"day index {day}: expected 0..{len(self.days) - 1}")
-        windows = list(self.maps)
+        persons = list(self.maps)
+        person = persons[0] if person is None else str(person)
+        if person not in self.maps:
+            raise EmocircError(f"person {person!r}: expected one of {', '.join(persons)}")
+        windows = sorted({w for per in self.maps.values() for w in per})
         if window_s is None:
             window_s = windows[0]
-        if float(window_s) not in self.maps:
-            raise EmocircError(f"window length {window_s} s: expected one of {', '.join(map(str, windows))}")
+        if any(float(window_s) not in per for per in self.maps.values()):
+            raise EmocircError(
+                f"window length {window_s} s: expected one of {', '.join(map(str, windows))} for every person"
+            )
         # Each map keeps one colour scale over its days, so the slider compares like with like.
-        self._vmax = {k: float(m.density.max()) or 1.0 for k, m in self.maps.items()}
+        self._vmax = {
+            (who, k): float(m.density.max()) or 1.0 for who, per in self.maps.items() for k, m in per.items()
+        }
         self.figure = Figure(figsize=(7.0, 3.4), layout="constrained")
+        self.person_select = widgets.Dropdown(
+            options=persons, value=person, description="person", disabled=len(persons) == 1
+        )
         self.day_slider = widgets.IntSlider(
             value=day, min=0, max=len(self.days) - 1, step=1, description="day", continuous_update=False
         )
@@ -320,12 +346,18 @@ class DiaryExplorer:
         )
         self.day_label = widgets.Label()
         self.image = widgets.Image(format="png")
-        self.widget = widgets.VBox(
-            [widgets.HBox([self.day_slider, self.day_label, self.window_select]), self.image]
-        )
-        self.day_slider.observe(self._on_change, names="value")
-        self.window_select.observe(self._on_change, names="value")
+        controls = [self.day_slider, self.day_label, self.window_select]
+        if len(persons) > 1:
+            controls.insert(0, self.person_select)
+        self.widget = widgets.VBox([widgets.HBox(controls), self.image])
+        for control in (self.person_select, self.day_slider, self.window_select):
+            control.observe(self._on_change, names="value")
         self.redraw()
+
+    @property
+    def person(self) -> str:
+        """The person on show."""
+        return str(self.person_select.value)
 
     @property
     def day(self) -> str:
@@ -341,7 +373,7 @@ class DiaryExplorer:
         """Draw the current day and window length into :attr:`figure` and :attr:`image`."""
         self.figure.clear()
         ax_map, ax_days = self.figure.subplots(1, 2, width_ratios=[1.0, 1.25])
-        dmap = self.maps[self.window_s]
+        dmap = self.maps[self.person][self.window_s]
         day = self.day
         if day in dmap.days:
             density = dmap.density[dmap.days.index(day)]
@@ -352,8 +384,13 @@ class DiaryExplorer:
         if day in summary.index:
             centre = (summary.loc[day, "valence_mean"], summary.loc[day, "arousal_mean"])
             count = int(summary.loc[day, "n_windows"])
-        plot_density(dmap.grid, density, ax=ax_map, vmax=self._vmax[self.window_s], centre=centre)
-        ax_map.set_title(f"{day} ({_day_title(day)[:3]}), {self.window_s:g} s windows, n={count}", fontsize=9)
+        plot_density(
+            dmap.grid, density, ax=ax_map, vmax=self._vmax[(self.person, self.window_s)], centre=centre
+        )
+        who = f"{self.person}, " if self.person else ""
+        ax_map.set_title(
+            f"{who}{day} ({_day_title(day)[:3]}), {self.window_s:g} s windows, n={count}", fontsize=9
+        )
         plot_day_trajectory(dmap.summary, truth=dmap.truth_summary(), ax=ax_days)
         ax_days.legend(fontsize=6, loc="lower left", ncols=2)
         if day in list(dmap.summary["day"].astype(str)):
@@ -381,14 +418,20 @@ class DiaryExplorer:
         return self.widget._repr_mimebundle_(**kwargs)
 
 
-def diary_explorer(maps: Any, day: int = 0, window_s: float | None = None) -> DiaryExplorer:
-    """Build a :class:`DiaryExplorer` from one diary map or from several keyed by window length.
+def diary_explorer(
+    maps: Any, day: int = 0, window_s: float | None = None, person: str | None = None
+) -> DiaryExplorer:
+    """Build a :class:`DiaryExplorer` from one diary map, several keyed by window length, or by person.
 
     Parameters
     ----------
     maps:
-        A :class:`emocirc.diary.DiaryMap`, or a mapping window length (s)
-        -> DiaryMap (one per window length the selector offers).
+        A :class:`emocirc.diary.DiaryMap`; a mapping window length (s)
+        -> DiaryMap (one per window length the selector offers); or a
+        mapping person -> (window length -> DiaryMap), every person with the
+        same window lengths.
+    person:
+        Person shown first (default the first).
     day:
         Index of the day shown first.
     window_s:
@@ -408,7 +451,7 @@ def diary_explorer(maps: Any, day: int = 0, window_s: float | None = None) -> Di
     if not isinstance(maps, Mapping):
         window = float(getattr(maps, "params", {}).get("window_s", 0.0))
         maps = {window: maps}
-    return DiaryExplorer(maps, day=day, window_s=window_s)
+    return DiaryExplorer(maps, day=day, window_s=window_s, person=person)
 
 
 def _day_title(day: str) -> str:

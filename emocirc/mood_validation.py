@@ -1,0 +1,333 @@
+"""Checking mood monitoring against a known truth: synthetic controls and changers.
+
+A *control* speaks with one emotion mix for the whole diary; a *changer*
+switches from one mix to another on a known day.  Both are synthetic diaries
+(:func:`emocirc.diary.make_diary`), each person with a voice of their own
+(:func:`emocirc.diary.diary_voices`), over several seeds
+(:func:`make_cohort`).  After mapping and charting each person
+(:func:`emocirc.diary_report.build_report`), :func:`person_outcome` scores
+the chart against the truth and :func:`validation_summary` pools the
+persons: the false-alarm rate on controls (and on changers before their
+change), the share of changers detected and the detection delay, and
+whether the direction of the change in valence and arousal is recovered,
+each with an interval.
+
+All of it measures the method on synthetic speech; it says nothing about
+how a person's mood shows in their voice.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from emocirc.errors import EmocircError
+
+#: The two kinds of synthetic person.
+ROLES = ("control", "changer")
+
+
+def make_cohort(
+    out: str | os.PathLike[str],
+    seeds: Sequence[int] = (0, 1, 2),
+    days: int = 14,
+    change_day: int = 10,
+    recordings_per_day: int = 4,
+    recording_s: float = 12.0,
+    start_mix: Mapping[str, float] | None = None,
+    end_mix: Mapping[str, float] | None = None,
+    synthesizer_factory: Callable[[str, str, int], Any] | None = None,
+) -> pd.DataFrame:
+    """Write one control and one changer diary per seed under ``out`` (reused when already there).
+
+    Parameters
+    ----------
+    out:
+        Folder holding one diary folder per person.
+    seeds:
+        One control and one changer per seed.
+    days, recordings_per_day, recording_s:
+        Size of every diary.
+    change_day:
+        Day index on which the changers' mix switches from ``start_mix``
+        to ``end_mix`` (default :data:`emocirc.diary.HEALTHY_MIX` to
+        :data:`emocirc.diary.DIMINISHED_MIX`); the controls keep ``start_mix``.
+    synthesizer_factory:
+        ``(voice, gender, seed) -> synthesizer`` (default
+        :func:`emocirc.diary.espeak_synthesizer`).
+
+    Returns
+    -------
+    One row per person: ``person``, ``role``, ``seed``, ``voice``, ``root``,
+    ``change_day`` (None for controls).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from emocirc.diary import tone_synthesizer
+    >>> c = make_cohort(tempfile.mkdtemp(), seeds=[0], days=3, change_day=2, recordings_per_day=1,
+    ...                 recording_s=3, synthesizer_factory=lambda v, g, s: tone_synthesizer)
+    >>> c[["person", "role", "voice"]].values.tolist()
+    [['control-0', 'control', 'en+linda'], ['changer-0', 'changer', 'en+paul']]
+    """
+    from emocirc.diary import DIMINISHED_MIX, HEALTHY_MIX, diary_voices, espeak_synthesizer, make_diary
+    from emocirc.provenance import SYNTHETIC_MARKER
+
+    seeds = [int(s) for s in seeds]
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise EmocircError(f"cohort seeds {seeds}: expected distinct seeds, at least one")
+    start = dict(HEALTHY_MIX if start_mix is None else start_mix)
+    end = dict(DIMINISHED_MIX if end_mix is None else end_mix)
+    factory = synthesizer_factory or (lambda voice, gender, seed: espeak_synthesizer(voice, gender, seed))
+    voices = diary_voices(len(ROLES) * len(seeds))
+    out = Path(out)
+    rows = []
+    for k, seed in enumerate(seeds):
+        for r, role in enumerate(ROLES):
+            voice, gender = voices[len(ROLES) * k + r]
+            person = f"{role}-{seed}"
+            root = out / person
+            diary_seed = 1000 * r + seed  # controls and changers draw their emotions independently
+            kwargs = {
+                "days": days,
+                "recordings_per_day": recordings_per_day,
+                "recording_s": recording_s,
+                "seed": diary_seed,
+                "start_mix": start,
+                "end_mix": end if role == "changer" else start,
+                "change_day": change_day if role == "changer" else None,
+                "speaker": person,
+            }
+            marker = root / SYNTHETIC_MARKER
+            if marker.is_file():
+                meta = json.loads(marker.read_text())
+                same = all(meta.get(key) == value for key, value in kwargs.items() if key != "speaker")
+                if not same:
+                    raise EmocircError(
+                        f"{root} holds a different diary: expected {kwargs}; remove it or pick another out"
+                    )
+            else:
+                make_diary(root, synthesizer=factory(voice, gender, diary_seed), **kwargs)
+            rows.append(
+                {
+                    "person": person,
+                    "role": role,
+                    "seed": seed,
+                    "voice": voice,
+                    "root": str(root),
+                    "change_day": change_day if role == "changer" else None,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def person_outcome(report: Any, role: str, change_day: int | None) -> dict[str, Any]:
+    """Score one person's chart against the truth.
+
+    Parameters
+    ----------
+    report:
+        The person's :class:`emocirc.diary_report.MoodReport` (its diary
+        map must hold the true positions of a synthetic diary).
+    role:
+        ``"control"`` or ``"changer"``.
+    change_day:
+        The changer's change day index (ignored for controls).
+
+    Returns
+    -------
+    ``monitored_days`` and ``false_alarms``: the monitored days with a
+    number before any change (every monitored day for a control) and how
+    many of them were flagged; for a changer ``delay`` (days from the change
+    to the first flag, None when never flagged) and per axis
+    ``<axis>_delay``, ``<axis>_shift`` (mean z-score after the change),
+    ``<axis>_true_change`` (true daily mean after minus before) and
+    ``<axis>_recovered`` (same sign).
+    """
+    from emocirc.mood import OK, first_flag
+
+    if role not in ROLES:
+        raise EmocircError(f"role {role!r}: expected one of {', '.join(ROLES)}")
+    chart = report.chart
+    n = len(chart)
+    idx = np.arange(n)
+    monitored = (chart["phase"] == "monitoring").to_numpy() & (chart["status"] == OK).to_numpy()
+    before = monitored if role == "control" else monitored & (idx < int(change_day))
+    out: dict[str, Any] = {
+        "person": report.person,
+        "role": role,
+        "monitored_days": int(before.sum()),
+        "false_alarms": int(chart["flag"].to_numpy(bool)[before].sum()),
+    }
+    if role == "changer":
+        if change_day is None or not 0 <= change_day < n:
+            raise EmocircError(f"change_day={change_day}: expected a day index 0..{n - 1}")
+        if change_day < int((chart["phase"] == "baseline").sum()):
+            raise EmocircError(f"change_day={change_day}: expected a change after the baseline days")
+        out["delay"] = first_flag(chart, change_day)
+        truth = report.diary_map.truth_summary()
+        if truth is None:
+            raise EmocircError(
+                "person outcome: the diary map holds no true positions (not a synthetic diary)"
+            )
+        truth = truth.set_index(truth["day"].astype(str)).reindex(chart["day"].astype(str))
+        after = idx >= change_day
+        for axis in ("valence", "arousal"):
+            out[f"{axis}_delay"] = first_flag(chart, change_day, f"{axis}_mean_flag")
+            z = chart[f"{axis}_mean_z"].to_numpy(float)
+            out[f"{axis}_shift"] = float(np.nanmean(z[after])) if np.isfinite(z[after]).any() else np.nan
+            t = truth[f"{axis}_mean"].to_numpy(float)
+            out[f"{axis}_true_change"] = float(np.nanmean(t[after]) - np.nanmean(t[~after]))
+            out[f"{axis}_recovered"] = bool(
+                np.sign(out[f"{axis}_shift"]) == np.sign(out[f"{axis}_true_change"])
+            )
+    return out
+
+
+def wilson_interval(k: int, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a proportion ``k / n`` (NaN when ``n == 0``).
+
+    Examples
+    --------
+    >>> [round(x, 3) for x in wilson_interval(0, 10)]
+    [0.0, 0.278]
+    """
+    from scipy.stats import norm
+
+    if n == 0:
+        return (np.nan, np.nan)
+    z = float(norm.ppf(0.5 + level / 2))
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (float(max(0.0, centre - half)), float(min(1.0, centre + half)))
+
+
+def validation_summary(
+    outcomes: pd.DataFrame, level: float = 0.95, n_boot: int = 2000, seed: int = 0
+) -> pd.DataFrame:
+    """Pool the persons' outcomes into the numbers a validation reports, each with an interval.
+
+    Rows (``quantity``): ``false alarms per monitored day (controls)``,
+    ``controls with any false alarm``, ``false alarms per day before the
+    change (changers)``, ``changers detected``, ``detection delay (days)``
+    (mean over detected changers, bootstrap interval over them), and per
+    axis ``<axis> flagged``, ``<axis> direction recovered``.  Columns:
+    ``quantity``, ``estimate``, ``low``, ``high``, ``k``, ``n``.
+    Proportions carry Wilson intervals.
+
+    Examples
+    --------
+    >>> o = pd.DataFrame([
+    ...     {"role": "control", "monitored_days": 7, "false_alarms": 0},
+    ...     {"role": "changer", "monitored_days": 3, "false_alarms": 0, "delay": 1,
+    ...      "valence_delay": 1, "arousal_delay": None, "valence_recovered": True, "arousal_recovered": False}])
+    >>> s = validation_summary(o).set_index("quantity")
+    >>> int(s.loc["changers detected", "k"]), float(s.loc["detection delay (days)", "estimate"])
+    (1, 1.0)
+    """
+    rows = []
+
+    def proportion(name: str, k: int, n: int) -> None:
+        lo, hi = wilson_interval(k, n, level)
+        rows.append(
+            {"quantity": name, "estimate": k / n if n else np.nan, "low": lo, "high": hi, "k": k, "n": n}
+        )
+
+    controls = outcomes[outcomes["role"] == "control"]
+    changers = outcomes[outcomes["role"] == "changer"]
+    proportion(
+        "false alarms per monitored day (controls)",
+        int(controls["false_alarms"].sum()),
+        int(controls["monitored_days"].sum()),
+    )
+    proportion("controls with any false alarm", int((controls["false_alarms"] > 0).sum()), len(controls))
+    proportion(
+        "false alarms per day before the change (changers)",
+        int(changers["false_alarms"].sum()),
+        int(changers["monitored_days"].sum()),
+    )
+    if len(changers):
+        delays = pd.to_numeric(changers["delay"], errors="coerce")
+        detected = delays.dropna().to_numpy(float)
+        proportion("changers detected", len(detected), len(changers))
+        row = {"quantity": "detection delay (days)", "k": len(detected), "n": len(changers)}
+        if len(detected):
+            rng = np.random.default_rng(seed)
+            means = rng.choice(detected, size=(n_boot, len(detected))).mean(axis=1)
+            alpha = (1 - level) / 2
+            row |= {
+                "estimate": float(detected.mean()),
+                "low": float(np.quantile(means, alpha)),
+                "high": float(np.quantile(means, 1 - alpha)),
+            }
+        rows.append(row)
+        for axis in ("valence", "arousal"):
+            flagged = pd.to_numeric(changers[f"{axis}_delay"], errors="coerce").notna()
+            proportion(f"{axis} flagged (changers)", int(flagged.sum()), len(changers))
+            proportion(
+                f"{axis} direction recovered (changers)",
+                int(changers[f"{axis}_recovered"].astype(bool).sum()),
+                len(changers),
+            )
+    return pd.DataFrame(rows, columns=["quantity", "estimate", "low", "high", "k", "n"])
+
+
+def evaluate_cohort(
+    cohort: pd.DataFrame,
+    backbone: Any,
+    mapping: Any,
+    layer: int,
+    window_s: float = 3.0,
+    hop_s: float = 3.0,
+    baseline_days: int = 7,
+    min_speech_s: float = 20.0,
+    n_boot: int = 200,
+    grid_size: int = 50,
+    bandwidth: float = 0.15,
+    device: str = "cpu",
+    vad: str = "auto",
+    seed: int = 0,
+) -> tuple[dict[str, Any], pd.DataFrame]:
+    """Map, chart and score every person of a cohort from :func:`make_cohort`.
+
+    Returns the persons' :class:`emocirc.diary_report.MoodReport` (keyed by
+    person) and their :func:`person_outcome` rows as a table.
+    """
+    from emocirc.diary import map_diary
+    from emocirc.diary_report import build_report
+
+    reports, rows = {}, []
+    for person in cohort.itertuples(index=False):
+        change = None if pd.isna(person.change_day) else int(person.change_day)
+        diary_map = map_diary(
+            person.root,
+            backbone,
+            mapping,
+            layer=layer,
+            window_s=window_s,
+            hop_s=hop_s,
+            grid_size=grid_size,
+            bandwidth=bandwidth,
+            device=device,
+            vad=vad,
+        )
+        (report,) = build_report(
+            diary_map,
+            baseline_days=baseline_days,
+            min_speech_s=min_speech_s,
+            n_boot=n_boot,
+            seed=seed,
+            change_day=change,
+        )
+        reports[person.person] = report
+        rows.append(
+            {**person_outcome(report, person.role, change), "seed": person.seed, "voice": person.voice}
+        )
+    return reports, pd.DataFrame(rows)
