@@ -275,8 +275,16 @@ def _table(df: pd.DataFrame) -> str:
     return df.to_html(index=False, na_rep="", float_format=lambda x: f"{x:.2f}", border=0, classes="t")
 
 
-def _with_interval(daily: pd.DataFrame, key: str, measures: Sequence[str]) -> pd.DataFrame:
-    """Measures as ``estimate [lo, hi]`` text; the status where a day has no number."""
+def interval_table(daily: pd.DataFrame, key: str = "day", measures: Sequence[str] = SHOWN) -> pd.DataFrame:
+    """The dynamics table as shown: each measure as ``estimate [low, high]``, a dash where a period has no number.
+
+    Examples
+    --------
+    >>> d = pd.DataFrame({"day": ["a", "b"], "speech_s": [30.0, 2.0], "status": ["ok", "not enough speech"],
+    ...                   "valence_mean": [0.2, None], "valence_mean_lo": [0.1, None], "valence_mean_hi": [0.3, None]})
+    >>> interval_table(d, measures=["valence_mean"])["valence_mean"].tolist()
+    ['0.20 [0.10, 0.30]', '—']
+    """
     rows = []
     for _, row in daily.iterrows():
         out = {key: row[key], "speech (s)": f"{row['speech_s']:.0f}", "status": row["status"]}
@@ -324,9 +332,9 @@ def _section(rep: MoodReport, images: Mapping[str, str]) -> str:
         f'<img alt="control chart" src="data:image/png;base64,{images["chart"]}">',
         _table(rep.chart[chart_cols]),
         "<h3>Affect dynamics per day (95% bootstrap intervals)</h3>",
-        _table(_with_interval(rep.daily, "day", SHOWN)),
+        _table(interval_table(rep.daily, "day", SHOWN)),
         "<h3>Per week</h3>",
-        _table(_with_interval(rep.weekly, "week", SHOWN)),
+        _table(interval_table(rep.weekly, "week", SHOWN)),
     ]
     return "\n".join(parts)
 

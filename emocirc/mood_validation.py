@@ -289,6 +289,8 @@ def evaluate_cohort(
     baseline_days: int = 7,
     min_speech_s: float = 20.0,
     n_boot: int = 200,
+    ewma_lambda: float = 0.3,
+    ewma_L: float = 3.0,
     grid_size: int = 50,
     bandwidth: float = 0.15,
     device: str = "cpu",
@@ -323,6 +325,8 @@ def evaluate_cohort(
             baseline_days=baseline_days,
             min_speech_s=min_speech_s,
             n_boot=n_boot,
+            ewma_lambda=ewma_lambda,
+            ewma_L=ewma_L,
             seed=seed,
             change_day=change,
         )
@@ -331,3 +335,67 @@ def evaluate_cohort(
             {**person_outcome(report, person.role, change), "seed": person.seed, "voice": person.voice}
         )
     return reports, pd.DataFrame(rows)
+
+
+def validation_text(summary: pd.DataFrame, level: float = 0.95) -> list[str]:
+    """Sentences that read a :func:`validation_summary` out, axis by axis, from its numbers alone.
+
+    Where an interval does not settle a claim (a direction recovered no
+    more often than chance, one half of the time), the sentence says so.
+
+    Examples
+    --------
+    >>> o = pd.DataFrame([{"role": "control", "monitored_days": 7, "false_alarms": 0}])
+    >>> validation_text(validation_summary(o))[0]
+    'Controls: 0 of 7 monitored days flagged (false-alarm rate 0%, 95% interval 0%-35%); 0 of 1 controls had any false alarm.'
+    """
+    s = summary.set_index("quantity")
+    pct = f"{level:.0%}"
+
+    def span(q: str, fmt: str = ".0%") -> str:
+        return f"{pct} interval {s.loc[q, 'low']:{fmt}}-{s.loc[q, 'high']:{fmt}}"
+
+    lines = []
+    q = "false alarms per monitored day (controls)"
+    if q in s.index and s.loc[q, "n"] > 0:
+        any_q = "controls with any false alarm"
+        lines.append(
+            f"Controls: {s.loc[q, 'k']:.0f} of {s.loc[q, 'n']:.0f} monitored days flagged "
+            f"(false-alarm rate {s.loc[q, 'estimate']:.0%}, {span(q)}); "
+            f"{s.loc[any_q, 'k']:.0f} of {s.loc[any_q, 'n']:.0f} controls had any false alarm."
+        )
+    q = "false alarms per day before the change (changers)"
+    if q in s.index and s.loc[q, "n"] > 0:
+        lines.append(
+            f"Changers before their change: {s.loc[q, 'k']:.0f} of {s.loc[q, 'n']:.0f} monitored days flagged "
+            f"({s.loc[q, 'estimate']:.0%}, {span(q)})."
+        )
+    if "changers detected" in s.index:
+        q = "changers detected"
+        text = (
+            f"Detection: {s.loc[q, 'k']:.0f} of {s.loc[q, 'n']:.0f} changers flagged on or after the change day "
+            f"({span(q)})"
+        )
+        d = "detection delay (days)"
+        if s.loc[d, "k"] > 0:
+            text += (
+                f"; mean delay {s.loc[d, 'estimate']:.1f} days after the change "
+                f"({span(d, '.1f')}, over the detected ones)."
+            )
+        else:
+            text += "; none was flagged, so there is no delay to report."
+        lines.append(text)
+        for axis in ("valence", "arousal"):
+            f, r = f"{axis} flagged (changers)", f"{axis} direction recovered (changers)"
+            if s.loc[r, "low"] > 0.5:
+                verdict = "more often than chance (one half) would give"
+            elif s.loc[r, "high"] < 0.5:
+                verdict = "less often than chance: the change shows in the opposite direction"
+            else:
+                verdict = "an interval that includes chance (one half), so these persons do not show that it is recovered"
+            lines.append(
+                f"{axis.capitalize()}: flagged in {s.loc[f, 'k']:.0f} of {s.loc[f, 'n']:.0f} changers; the "
+                f"direction of the true change recovered in {s.loc[r, 'k']:.0f} of {s.loc[r, 'n']:.0f} "
+                f"({span(r)}), {verdict}."
+            )
+    return lines

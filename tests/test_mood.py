@@ -296,3 +296,34 @@ def test_make_cohort_distinct_voices_reuse_and_refusal(tmp_path):
         make_cohort(tmp_path, seeds=[0], synthesizer_factory=factory, **{**kw, "change_day": 1})
     with pytest.raises(EmocircError, match="distinct seeds"):
         make_cohort(tmp_path, seeds=[0, 0], synthesizer_factory=factory, **kw)
+
+
+def test_validation_text_follows_the_numbers_axis_by_axis():
+    from emocirc.mood_validation import validation_summary, validation_text
+
+    def outcomes(n, valence_ok, arousal_ok, delays):
+        rows = [{"role": "control", "monitored_days": 7, "false_alarms": 0} for _ in range(n)]
+        for k in range(n):
+            rows.append(
+                {
+                    "role": "changer",
+                    "monitored_days": 3,
+                    "false_alarms": int(k == 0),
+                    "delay": delays[k],
+                    "valence_delay": delays[k],
+                    "arousal_delay": None,
+                    "valence_recovered": k < valence_ok,
+                    "arousal_recovered": k < arousal_ok,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    text = validation_text(validation_summary(outcomes(12, 12, 0, [1] * 12)))
+    assert text[0].startswith("Controls: 0 of 84 monitored days flagged")
+    assert text[1].startswith("Changers before their change: 1 of 36")
+    assert "12 of 12 changers flagged" in text[2] and "mean delay 1.0 days" in text[2]
+    assert text[3].startswith("Valence: flagged in 12 of 12") and "more often than chance" in text[3]
+    assert text[4].startswith("Arousal: flagged in 0 of 12") and "opposite direction" in text[4]
+    few = validation_text(validation_summary(outcomes(3, 3, 2, [None] * 3)))
+    assert "none was flagged, so there is no delay to report" in few[2]
+    assert "includes chance" in few[3] and "includes chance" in few[4]
