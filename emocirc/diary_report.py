@@ -48,6 +48,14 @@ SHOWN = (
     "range",
 )
 
+#: The quadrant shares (valence sign x arousal sign) of the dynamics table.
+QUADRANT_SHARES = (
+    "share_pleasant_activated",
+    "share_unpleasant_activated",
+    "share_unpleasant_deactivated",
+    "share_pleasant_deactivated",
+)
+
 
 @dataclass
 class MoodReport:
@@ -333,6 +341,8 @@ def _section(rep: MoodReport, images: Mapping[str, str]) -> str:
         _table(rep.chart[chart_cols]),
         "<h3>Affect dynamics per day (95% bootstrap intervals)</h3>",
         _table(interval_table(rep.daily, "day", SHOWN)),
+        "<h3>Share of time per circumplex quadrant, per day</h3>",
+        _table(interval_table(rep.daily, "day", QUADRANT_SHARES)),
         "<h3>Per week</h3>",
         _table(interval_table(rep.weekly, "week", SHOWN)),
     ]

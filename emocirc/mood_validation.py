@@ -127,6 +127,50 @@ def make_cohort(
     return pd.DataFrame(rows)
 
 
+def ensure_cohort(cache_dir: str | os.PathLike[str] | None = None, **kwargs: Any) -> pd.DataFrame:
+    """:func:`make_cohort` in emocirc's cache, keyed by everything that shapes its audio; reused when there.
+
+    The folder is ``<cache_dir>/diaries/cohort-<hash>`` (``cache_dir``
+    defaults to :func:`emocirc._io.default_cache_dir`); the hash covers the
+    arguments (``kwargs`` of :func:`make_cohort`, default eSpeak voices
+    only), the diary persons' voices, the diary generator's code and the
+    synthetic corpora's version key (generator version, eSpeak NG version,
+    rule table).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> cache, kw = tempfile.mkdtemp(), dict(seeds=[0], days=2, change_day=1, recordings_per_day=1, recording_s=2)
+    >>> a, b = ensure_cohort(cache, **kw), ensure_cohort(cache, **kw)
+    >>> a.equals(b), Path(a["root"][0]).parent.parent.name
+    (True, 'diaries')
+    """
+    import hashlib
+    import inspect
+
+    from emocirc import diary
+    from emocirc._io import default_cache_dir
+    from emocirc.synth import corpus_key
+
+    if "synthesizer_factory" in kwargs:
+        raise EmocircError(
+            "ensure_cohort: a custom synthesizer cannot be keyed; call make_cohort with a folder"
+        )
+    n = len(ROLES) * len(list(kwargs.get("seeds", (0, 1, 2))))
+    key = {
+        "kwargs": {k: (list(v) if isinstance(v, tuple) else v) for k, v in sorted(kwargs.items())},
+        "voices": diary.diary_voices(n),
+        "code": hashlib.sha256(
+            (inspect.getsource(diary.make_diary) + inspect.getsource(diary.espeak_synthesizer)).encode()
+            + json.dumps(list(diary.DIARY_LINES)).encode()
+        ).hexdigest(),
+        "synth": corpus_key("emodb"),
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:12]
+    base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    return make_cohort(base / "diaries" / f"cohort-{digest}", **kwargs)
+
+
 def person_outcome(report: Any, role: str, change_day: int | None) -> dict[str, Any]:
     """Score one person's chart against the truth.
 

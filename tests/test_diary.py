@@ -618,6 +618,7 @@ def test_cli_report_writes_a_self_contained_page_and_tables(tmp_path, train_feat
     assert {"valence_mean_z", "arousal_mean_ewma", "arousal_mean_limit", "flag"} <= set(chart.columns)
     page = (out / "report.html").read_text()
     assert "not a diagnosis" in page and "energy gate" in page and "Provenance" in page
+    assert "share_unpleasant_deactivated" in page and "valence_mssd" in page
     # Offline: every image is inline PNG, nothing is fetched.
     assert "http://" not in page and "https://" not in page and 'src="data:image/png;base64,' in page
     first = page.split('src="data:image/png;base64,', 1)[1].split('"', 1)[0]

@@ -327,3 +327,15 @@ def test_validation_text_follows_the_numbers_axis_by_axis():
     few = validation_text(validation_summary(outcomes(3, 3, 2, [None] * 3)))
     assert "none was flagged, so there is no delay to report" in few[2]
     assert "includes chance" in few[3] and "includes chance" in few[4]
+
+
+def test_ensure_cohort_keys_the_cache_by_its_arguments(tmp_path):
+    from emocirc.mood_validation import ensure_cohort
+
+    kw = {"seeds": [0], "days": 2, "change_day": 1, "recordings_per_day": 1, "recording_s": 2}
+    a = ensure_cohort(tmp_path, **kw)
+    b = ensure_cohort(tmp_path, **{**kw, "recording_s": 3})
+    assert a["root"][0] != b["root"][0] and a["voice"].tolist() == b["voice"].tolist()
+    assert ensure_cohort(tmp_path, **kw)["root"].tolist() == a["root"].tolist()
+    with pytest.raises(EmocircError, match="custom synthesizer"):
+        ensure_cohort(tmp_path, synthesizer_factory=lambda v, g, s: None, **kw)
