@@ -580,6 +580,8 @@ def embed_windows(
         raise EmocircError(f"layers {bad}: expected indices 0..{bb.num_layers} of backbone {bb.name}")
     if speech is None:
         speech = detect_speech(diary, vad=vad)
+    if "segments" not in speech:
+        raise EmocircError("speech: expected the table of detect_speech with its 'segments' column")
     segments_of = dict(zip(speech["recording"], speech["segments"], strict=True))
     columns = ["recording", "path", "day", "time", "speaker", "start", "end", "speech"]
     rows, embs = [], []
@@ -1037,8 +1039,10 @@ class DiaryMap:
     recordings:
         One row per recording of the diary (also those without speech):
         ``recording``, ``path``, ``day``, ``time``, ``speaker``,
-        ``duration_s``, ``speech_s``, ``vad`` (:func:`detect_speech`); None
-        for a map built from windows alone.
+        ``duration_s``, ``speech_s``, ``vad`` and, in memory only, the
+        speech ``segments`` (:func:`detect_speech`; pass it as ``speech`` to
+        map the diary again without detecting anew); None for a map built
+        from windows alone.
     """
 
     windows: pd.DataFrame
@@ -1073,7 +1077,7 @@ class DiaryMap:
         days, grid, dens = day_densities(windows, grid_size=grid_size, bandwidth=bandwidth, method=method)
         all_params = {"grid_size": grid_size, "bandwidth": bandwidth, "method": method, **dict(params or {})}
         if recordings is not None:
-            recordings = recordings.drop(columns=["segments"], errors="ignore").reset_index(drop=True)
+            recordings = recordings.reset_index(drop=True)
         return cls(
             windows.reset_index(drop=True), days, grid, dens, day_summary(windows), all_params, recordings
         )
@@ -1093,7 +1097,9 @@ class DiaryMap:
         with atomic_dir(directory) as tmp:
             self.windows.to_csv(tmp / "windows.csv", index=False)
             if self.recordings is not None:
-                self.recordings.to_csv(tmp / "recordings.csv", index=False)
+                self.recordings.drop(columns=["segments"], errors="ignore").to_csv(
+                    tmp / "recordings.csv", index=False
+                )
             self.summary.to_csv(tmp / "summary.csv", index=False)
             with open(tmp / "density.npz", "wb") as fh:
                 np.savez(fh, days=np.array(self.days, dtype=str), grid=self.grid, density=self.density)

@@ -215,7 +215,9 @@ def write_report(
             rep.daily.to_csv(tmp / f"{prefix}days.csv", index=False)
             rep.weekly.to_csv(tmp / f"{prefix}weeks.csv", index=False)
             rep.chart.to_csv(tmp / f"{prefix}chart.csv", index=False)
-            rep.diary_map.recordings.to_csv(tmp / f"{prefix}recordings.csv", index=False)
+            rep.diary_map.recordings.drop(columns=["segments"], errors="ignore").to_csv(
+                tmp / f"{prefix}recordings.csv", index=False
+            )
             rep.diary_map.windows.to_csv(tmp / f"{prefix}windows.csv", index=False)
             figures = rep.figures()
             images = {name: _png(fig) for name, fig in figures.items()}

@@ -209,13 +209,12 @@ figures["chart"]
 display(diary_report.interval_table(report.daily, "day"))
 
 # %%
-out = diary_report.write_report(
-    list(reports.values()),
-    work / "report",
-    diary_report.report_provenance(diary_root, backbone, train_root, vad=resolve_vad(vad)),
+provenance = diary_report.report_provenance(
+    report.diary_map.params["diary"], backbone, train_root, resolve_vad(vad)
 )
+out = diary_report.write_report([report], work / "report", provenance)
 print(
-    f"the HTML report of all persons: {out / 'report.html'} ({(out / 'report.html').stat().st_size // 1024} KiB)"
+    f"the HTML report of {shown}: {out / 'report.html'} ({(out / 'report.html').stat().st_size // 1024} KiB)"
 )
 
 # %% [markdown]
@@ -263,7 +262,7 @@ for p in persons:
             grid_size=grid_size,
             bandwidth=bandwidth,
             device=device,
-            vad=vad,
+            speech=reports[p].diary_map.recordings,
         )
 explorer = heatmap.diary_explorer(maps, day=len(report.daily) - 1, window_s=window_s, person=persons[-1])
 explorer
