@@ -4,13 +4,17 @@ The seed report's Figure 6 shows a person's emotions over two weeks as a heat
 map on Russell's circumplex; its stated aim is to draw the same map from the
 voice alone.  This module does that in four steps:
 
-1. a *diary*: recordings over several days, either the user's own
-   (``DIR/<YYYY-MM-DD>/*.wav`` or a CSV with ``path,day``) or a synthetic one
-   made by :func:`make_diary`, whose emotion mix drifts from a varied,
-   healthy tone towards low-valence, low-arousal sadness and boredom;
-2. *windows*: each recording cut into windows of ``window_s`` seconds every
-   ``hop_s`` seconds (:func:`emocirc.features.extract_windows`), silent windows dropped
-   (:func:`active_windows`), each embedded with the backbone
+1. a *diary*: recordings over several days, several a day, either the
+   user's own (``DIR/<YYYY-MM-DD>/<HHMM>*.wav`` or a CSV with
+   ``path,day[,time][,speaker]``; missing days allowed) or a synthetic one
+   made by :func:`make_diary`, whose emotion mix drifts (or switches on a
+   given day) from a varied, healthy tone towards low-valence, low-arousal
+   sadness and boredom, in a voice from :func:`diary_voices`;
+2. *speech and windows*: the speech in each recording found by voice
+   activity detection (:func:`detect_speech`, :mod:`emocirc.vad`), each
+   recording cut into windows of ``window_s`` seconds every ``hop_s``
+   seconds (:func:`emocirc.features.extract_windows`), the windows with too
+   little speech dropped, each embedded with the backbone
    (:func:`embed_windows`);
 3. a *mapping* from embeddings to the valence-arousal plane, fitted on a
    labelled corpus (:func:`fit_va_mapping`) and applied to the windows;
@@ -19,7 +23,8 @@ voice alone.  This module does that in four steps:
    (:func:`day_summary`): mean valence, mean arousal, spread, intensity.
 
 :func:`map_diary` runs steps 2-4 and returns a :class:`DiaryMap`, which
-:mod:`emocirc.plotting.heatmap` draws.
+:mod:`emocirc.plotting.heatmap` draws; :mod:`emocirc.mood` turns it into
+within-person monitoring and :mod:`emocirc.diary_report` into a report.
 
 Coordinates: valence on x, arousal on y, both in ``[-1, 1]``; IEMOCAP's 1-5
 ratings map to it by ``(r - 3) / 2``.
