@@ -515,6 +515,14 @@ def test_cli_make_and_map(tmp_path, tone_corpus, backbone, capsys):
         ["diary", "make", str(out), "--days", "2", "--per-day", "1", "--seconds", "6", "--voice", "tone"]
     )
     assert code == 0 and "wrote 2 recordings over 2 days" in capsys.readouterr().out
+    assert (
+        main(
+            ["diary", "make", str(tmp_path / "s"), "--days", "3", "--per-day", "1", "--seconds", "3"]
+            + ["--voice", "tone", "--change-day", "5"]
+        )
+        == 2
+    )
+    assert "change_day=5" in capsys.readouterr().err
     assert main(["diary", "make", str(out), "--voice", "tone"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "already exists" in err

@@ -42,6 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default="espeak",
         help="eSpeak NG speech (default) or a test tone whose pitch and loudness follow arousal",
     )
+    make.add_argument(
+        "--change-day",
+        type=int,
+        default=None,
+        help="day index (0-based) on which the mix switches to the diminished one (default: a gradual drift)",
+    )
     make.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
     make.set_defaults(func=_make)
 
@@ -137,6 +143,7 @@ def _make(args: argparse.Namespace) -> int:
         start_date=args.start_date,
         synthesizer=synthesizer,
         overwrite=args.overwrite,
+        change_day=args.change_day,
     )
     diary = load_diary(root)
     print(f"wrote {len(diary)} recordings over {diary['day'].nunique()} days to {root}")
