@@ -163,7 +163,12 @@ def build_report(
         )
         daily = day_dynamics(win, rec, min_speech_s=min_speech_s, n_boot=n_boot, seed=seed)
         weekly = week_dynamics(win, rec, min_speech_s=min_week_speech_s, n_boot=n_boot, seed=seed)
-        chart = mood_chart(daily, baseline_days=baseline_days, ewma_lambda=ewma_lambda, ewma_L=ewma_L)
+        try:
+            chart = mood_chart(daily, baseline_days=baseline_days, ewma_lambda=ewma_lambda, ewma_L=ewma_L)
+        except EmocircError as err:
+            if not person:
+                raise
+            raise EmocircError(f"person {person!r}: {err}") from None
         monitoring = {
             "baseline_days": baseline_days,
             "min_speech_s": min_speech_s,

@@ -208,6 +208,13 @@ figures["chart"]
 # %%
 display(diary_report.interval_table(report.daily, "day"))
 
+# %% [markdown]
+# The same per week (seven-day blocks from the first day), where a change
+# shows as a step between the weeks:
+
+# %%
+display(diary_report.interval_table(report.weekly, "week"))
+
 # %%
 provenance = diary_report.report_provenance(
     report.diary_map.params["diary"], backbone, train_root, resolve_vad(vad)

@@ -339,3 +339,32 @@ def test_ensure_cohort_keys_the_cache_by_its_arguments(tmp_path):
     assert ensure_cohort(tmp_path, **kw)["root"].tolist() == a["root"].tolist()
     with pytest.raises(EmocircError, match="custom synthesizer"):
         ensure_cohort(tmp_path, synthesizer_factory=lambda v, g, s: None, **kw)
+
+
+def test_build_report_names_the_person_whose_diary_is_too_short():
+    from emocirc.diary import DiaryMap
+    from emocirc.diary_report import build_report
+
+    days = [f"2024-03-{4 + d:02d}" for d in range(9)]
+    w = pd.concat(
+        [
+            _windows(dict.fromkeys(days, (0.1, 0.0))).assign(speaker="long"),
+            _windows({days[0]: (0.1, 0.0)}).assign(speaker="short"),
+        ]
+    )
+    rec = pd.concat(
+        [
+            _recordings(dict.fromkeys(days, 30.0)).assign(speaker="long"),
+            _recordings({days[0]: 30.0}).assign(speaker="short"),
+        ]
+    ).assign(time="09:00")
+    dmap = DiaryMap.from_windows(w, grid_size=8, recordings=rec)
+    with pytest.raises(EmocircError, match=r"person 'short': diary of 1 day\(s\)"):
+        build_report(dmap, baseline_days=7, min_speech_s=10, n_boot=5)
+    (one,) = build_report(
+        DiaryMap.from_windows(
+            w[w["speaker"] == "long"], grid_size=8, recordings=rec[rec["speaker"] == "long"]
+        ),
+        n_boot=5,
+    )
+    assert one.person == "long" and len(one.daily) == 9 and one.weekly["week"].tolist() == ["W1", "W2"]
