@@ -318,11 +318,13 @@ def speaker_bootstrap(
             random_state=outer,
         )
     dist = np.asarray(res.bootstrap_distribution, dtype=float).reshape(width, -1).T
-    n_failed = int(np.sum(~np.all(np.isfinite(dist), axis=1)))
+    # A component undefined on all the data (neutral's angle about itself) fails nothing.
+    defined = np.isfinite(estimate)
+    n_failed = int(np.sum(~np.all(np.isfinite(dist[:, defined]), axis=1)))
     low = np.atleast_1d(np.asarray(res.confidence_interval.low, dtype=float)).ravel()
     high = np.atleast_1d(np.asarray(res.confidence_interval.high, dtype=float)).ravel()
     used = method
-    if n_failed or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
+    if n_failed or not (np.all(np.isfinite(low[defined])) and np.all(np.isfinite(high[defined]))):
         low, high = _percentile(dist, confidence_level)
         used = "percentile"
     return BootstrapResult(
