@@ -1017,8 +1017,15 @@ def speaker_independent_ccc(
     alpha: float = 1.0,
     scale: tuple[float, float] = (1.0, 5.0),
     max_folds: int = 10,
+    target: str = "ratings",
 ) -> dict[str, Any]:
     """Score a valence-arousal mapping by CCC on speakers it never saw.
+
+    ``target`` is what the predictions are scored against: ``"ratings"``
+    (the corpus's valence and arousal ratings) or ``"reference"`` (each
+    utterance's label placed where ``reference`` puts it, on ``scale``; the
+    score of a map fitted and scored against one and the same reference).
+    The ridge regression is trained on the same target it is scored on.
 
     Speakers are held out one at a time (grouped into ``max_folds`` folds
     when there are more).  ``"procrustes"`` fits a PCA and the
@@ -1032,7 +1039,8 @@ def speaker_independent_ccc(
     Returns
     -------
     dict with ``valence`` and ``arousal`` (pooled CCC), ``folds`` (number),
-    ``method`` and ``predictions`` (utterances x 2, NaN where not predicted).
+    ``method``, ``target``, ``predictions`` (utterances x 2, NaN where not
+    predicted) and ``truth`` (utterances x 2, what was scored against).
     """
     X = _as_2d(X, "embeddings")
     y = _as_labels(labels, len(X))
@@ -1042,6 +1050,10 @@ def speaker_independent_ccc(
         raise EmocircError(f"valence/arousal: expected {len(X)} values each, got shape {va.shape}")
     if method not in ("procrustes", "ridge"):
         raise EmocircError(f"method={method!r}: expected 'procrustes' or 'ridge'")
+    if target not in ("ratings", "reference"):
+        raise EmocircError(f"target={target!r}: expected 'ratings' or 'reference'")
+    if target == "reference":
+        va = reference_targets(y, reference, scale)
     n_groups = len(np.unique(groups))
     if n_groups < 2:
         raise EmocircError(
@@ -1065,7 +1077,27 @@ def speaker_independent_ccc(
         "arousal": concordance_correlation(va[:, 1], pred[:, 1]),
         "folds": int(splitter.get_n_splits(X, groups=groups)),
         "predictions": pred,
+        "target": target,
+        "truth": va,
     }
+
+
+def reference_targets(
+    labels: Any, reference: str = "russell", scale: tuple[float, float] = (1.0, 5.0)
+) -> np.ndarray:
+    """Each utterance's label at its reference position on a rating scale (utterances x 2).
+
+    Labels the reference does not place (disgust under Russell's) are NaN.
+
+    Examples
+    --------
+    >>> reference_targets(["neutral", "disgust"]).tolist()
+    [[3.0, 3.0], [nan, nan]]
+    """
+    y = np.asarray(labels).astype(str).ravel()
+    classes = sorted(set(y.tolist()))
+    pos = expected_positions(classes, reference)[["valence", "arousal"]]
+    return to_rating_scale(pos.loc[y].to_numpy(dtype=float), *scale)
 
 
 # --------------------------------------------------------------------------- analyze

@@ -382,3 +382,25 @@ def test_emotion_plane_chosen_components_and_lda():
         cx.EmotionPlane(kind="lda").fit(X)
     with pytest.raises(EmocircError, match="components"):
         cx.EmotionPlane(components=(1, 1)).fit(X)
+
+
+def test_matched_reference_scores_the_map_against_its_own_positions():
+    from emocirc.russell import expected_positions
+
+    labels = ["anger", "happiness", "sadness", "fear", "boredom"]
+    rng = np.random.default_rng(0)
+    for reference in ("russell", "nrc-vad"):
+        pos = expected_positions(labels, reference)
+        # Embeddings: the reference positions turned 70 degrees and stretched, plus noise.
+        t = np.radians(70)
+        R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        y = np.repeat(labels, 24)
+        X = 4 * pos.loc[y, ["valence", "arousal"]].to_numpy() @ R + rng.normal(0, 0.2, (len(y), 2))
+        X = np.column_stack([X, rng.normal(0, 0.05, (len(y), 2))])
+        speakers = np.tile(np.arange(6), len(y) // 6)
+        nan = np.full(len(y), np.nan)
+        res = cx.speaker_independent_ccc(X, y, nan, nan, speakers, reference=reference, target="reference")
+        assert res["target"] == "reference" and res["valence"] > 0.9 and res["arousal"] > 0.9
+        assert np.allclose(res["truth"], cx.reference_targets(y, reference))
+    with pytest.raises(EmocircError, match="target"):
+        cx.speaker_independent_ccc(X, y, nan, nan, speakers, target="lexicon")
