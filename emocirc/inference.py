@@ -517,12 +517,12 @@ def paired_difference(
     (0.0, 0.0, 0.0, 'not resolved')
     """
     fn = _metric(metric)
-    numeric = metric == "CCC"
-    cast = (
-        (lambda v: np.asarray(v, dtype=float).ravel())
-        if numeric
-        else (lambda v: np.asarray(v).astype(str).ravel())
-    )
+    if callable(metric):  # the function's own business what its inputs are
+        cast = lambda v: np.asarray(v).ravel()  # noqa: E731
+    elif metric == "CCC":
+        cast = lambda v: np.asarray(v, dtype=float).ravel()  # noqa: E731
+    else:
+        cast = lambda v: np.asarray(v).astype(str).ravel()  # noqa: E731
     t, a, b = cast(y_true), cast(pred_a), cast(pred_b)
     if not (t.shape == a.shape == b.shape):
         raise EmocircError(

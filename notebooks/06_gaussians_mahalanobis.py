@@ -141,7 +141,11 @@ fig = circplot.pairwise_panels(
 # figures suggest by eye. Intervals are 95 % percentile intervals of the
 # speaker bootstrap ({ref}`speaker-bootstrap`): speakers, then their
 # utterances, resampled, with the PCA and the Gaussians refitted on every
-# resample.
+# resample. A distance's bootstrap is biased upwards (a resample repeats
+# utterances, which shrinks each class's spread), most for the
+# point-to-distribution form and small classes, so an interval can sit
+# above its estimate; a claim is judged by the interval of its difference,
+# in which much of that shared bias cancels.
 
 # %%
 fig = circplot.mahalanobis_heatmap(

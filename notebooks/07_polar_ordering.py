@@ -259,7 +259,10 @@ seed_row = agreement.loc[("seed's Table 1", "Russell 1980")]
 verdict_text = (
     "the order of this run's centres can be read"
     if check.identifiable
-    else "this run's order is **not identifiable**, and is not read here"
+    else (
+        "this run's order is **not identifiable**, and is not read here: the tests below take the "
+        "centres' angles as fixed, so their p-values leave out the angles' own uncertainty"
+    )
 )
 display(
     Markdown(

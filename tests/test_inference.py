@@ -151,3 +151,10 @@ def test_verdict_and_validation():
     with pytest.raises(EmocircError, match="speaker ids"):
         inf.speaker_groups(["a"], 2)
     assert inf.wrap_degrees([180.0]).tolist() == [-180.0]
+
+
+def test_paired_difference_accepts_a_metric_function():
+    t = np.arange(40.0)
+    mae = lambda y, p: -float(np.mean(np.abs(y - p)))  # noqa: E731  (higher is better)
+    d = inf.paired_difference(t, t + 0.1, t + 5.0, np.repeat(np.arange(8), 5), metric=mae, n_resamples=50)
+    assert d.metric == "<lambda>" and d.difference == pytest.approx(4.9) and d.verdict is inf.Verdict.HOLDS
