@@ -268,7 +268,10 @@ def speaker_bootstrap(
     if int(n_resamples) < 1:
         raise EmocircError(f"n_resamples={n_resamples}: expected at least 1")
     if speakers is not None:
-        n = len(np.asarray(speakers).ravel())
+        count = len(np.asarray(speakers).ravel())
+        if n is not None and count != n:
+            raise EmocircError(f"speakers: expected {n} speaker ids, one per utterance, got {count}")
+        n = count
     groups = speaker_groups(speakers, n)
     k = len(groups)
     if k < 2:

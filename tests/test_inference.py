@@ -158,3 +158,9 @@ def test_paired_difference_accepts_a_metric_function():
     mae = lambda y, p: -float(np.mean(np.abs(y - p)))  # noqa: E731  (higher is better)
     d = inf.paired_difference(t, t + 0.1, t + 5.0, np.repeat(np.arange(8), 5), metric=mae, n_resamples=50)
     assert d.metric == "<lambda>" and d.difference == pytest.approx(4.9) and d.verdict is inf.Verdict.HOLDS
+
+
+def test_speaker_ids_must_match_the_utterances():
+    t = ["anger", "sadness"] * 5
+    with pytest.raises(EmocircError, match="expected 10 speaker ids"):
+        inf.classification_intervals(t, t, np.arange(9))
