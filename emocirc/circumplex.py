@@ -59,6 +59,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import linalg
 from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.decomposition import PCA
 from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
@@ -67,6 +68,7 @@ from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from emocirc.errors import EmocircError
 from emocirc.inference import BootstrapResult, Verdict, speaker_bootstrap, verdict, wrap_degrees
@@ -277,6 +279,40 @@ class EmotionPlane(TransformerMixin, BaseEstimator):
             return f"the discriminant (LDA) plane of the labels, fitted on {self.n_pre} principal components"
         a, b = (int(c) + 1 for c in self.components)
         return f"principal components {a} and {b}"
+
+
+def principal_axes(S: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` leading principal directions of centred data and their shares of its variance.
+
+    The bootstrap's fast path: an eigendecomposition of whichever of the
+    Gram (utterances x utterances) or covariance (dims x dims) matrix is
+    smaller, for only the ``k`` leading eigenpairs, instead of a full SVD.
+    The same directions as :class:`EmbeddingPCA` (up to sign).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(30, 50)) * np.r_[[5.0, 2.0], np.ones(48)]
+    >>> S = X - X.mean(axis=0)
+    >>> axes, ratio = principal_axes(S, 2)
+    >>> ref = EmbeddingPCA(n_components=2).fit(X)
+    >>> bool(np.allclose(np.abs(axes.T), np.abs(ref.pca_.components_))), bool(np.allclose(ratio, ref.explained_variance_ratio_))
+    (True, True)
+    """
+    S = np.asarray(S, dtype=float)
+    n, d = S.shape
+    k = int(k)
+    if not 1 <= k <= min(n - 1, d):
+        raise EmocircError(f"principal_axes: k={k} outside 1..{min(n - 1, d)} for {n} x {d} data")
+    total = float(np.sum(S**2))
+    if n < d:
+        w, u = linalg.eigh(S @ S.T, subset_by_index=[n - k, n - 1])
+        w, u = w[::-1], u[:, ::-1]
+        axes = S.T @ u / np.sqrt(np.maximum(w, 1e-300))
+    else:
+        w, axes = linalg.eigh(S.T @ S, subset_by_index=[d - k, d - 1])
+        w, axes = w[::-1], axes[:, ::-1]
+    return axes, (w / total if total > 0 else np.zeros(k))
 
 
 def _align_axes(axes: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -1061,16 +1097,17 @@ def speaker_independent_ccc(
         )
     splitter = LeaveOneGroupOut() if n_groups <= max_folds else GroupKFold(n_splits=max_folds)
     pred = np.full((len(X), 2), np.nan)
-    for train, test in splitter.split(X, groups=groups):
-        if method == "procrustes":
-            pca = EmbeddingPCA(n_components=n_components).fit(X[train])
-            mapping = CircumplexMapping(reference=reference).fit(pca.transform(X[train]), y[train])
-            pred[test] = to_rating_scale(mapping.transform(pca.transform(X[test])), *scale)
-        else:
-            ok = train[np.all(np.isfinite(va[train]), axis=1)]
-            if len(ok) < 2:
-                raise EmocircError("ridge: expected training utterances with finite valence and arousal")
-            pred[test] = ridge_valence_arousal(alpha).fit(X[ok], va[ok]).predict(X[test])
+    with threadpool_limits(limits=1):  # small fits; see analyze
+        for train, test in splitter.split(X, groups=groups):
+            if method == "procrustes":
+                pca = EmbeddingPCA(n_components=n_components).fit(X[train])
+                mapping = CircumplexMapping(reference=reference).fit(pca.transform(X[train]), y[train])
+                pred[test] = to_rating_scale(mapping.transform(pca.transform(X[test])), *scale)
+            else:
+                ok = train[np.all(np.isfinite(va[train]), axis=1)]
+                if len(ok) < 2:
+                    raise EmocircError("ridge: expected training utterances with finite valence and arousal")
+                pred[test] = ridge_valence_arousal(alpha).fit(X[ok], va[ok]).predict(X[test])
     return {
         "method": method,
         "valence": concordance_correlation(va[:, 0], pred[:, 0]),
@@ -1353,6 +1390,41 @@ def analyze(
     >>> res.order_agreement.statistic
     1.0
     """
+    # One BLAS thread: these matrices are small, and on a busy machine several threads make
+    # a 420 x 768 SVD take seconds instead of a tenth of one.
+    with threadpool_limits(limits=1):
+        return _analyze(
+            features=features,
+            layer=layer,
+            dims=dims,
+            origin=origin,
+            reference=reference,
+            standardize=standardize,
+            n_boot=n_boot,
+            seed=seed,
+            fit_on=fit_on,
+            max_components=max_components,
+            plane=plane,
+            ci=ci,
+            method=method,
+        )
+
+
+def _analyze(
+    features: Any,
+    layer: int | None = None,
+    dims: int = 2,
+    origin: str = "grand-mean",
+    reference: str = "russell",
+    standardize: bool = False,
+    n_boot: int = 200,
+    seed: int = 0,
+    fit_on: Any = None,
+    max_components: int = 10,
+    plane: str | EmotionPlane = "pca",
+    ci: float = 0.95,
+    method: str = "percentile",
+) -> Analysis:
     if dims not in (2, 3):
         raise EmocircError(f"dims={dims}: expected 2 or 3")
     if reference not in REFERENCES:
@@ -1406,15 +1478,27 @@ def analyze(
     refit = fit_on is None
     ref_axes = pca.pca_.components_[:dims].T
 
+    pca_plane = plane_model.kind == "pca"
+    plane_comps = [int(c) for c in plane_model.components]
+    n_axes = max(dims, max(plane_comps) + 1) if pca_plane else dims
+
     def statistic(idx: np.ndarray) -> np.ndarray:
         Xi, yi = X[idx], labels[idx]
         _check_resample(yi, classes)
         if refit:
-            pca_b = EmbeddingPCA(n_components=dims, standardize=standardize).fit(Xi)
-            c_b = pca_b.transform(Xi) * _align_axes(pca_b.pca_.components_.T, ref_axes)
-            plane_b = clone(plane_model).fit(Xi, yi)
-            p_b = plane_b.transform(Xi) * _align_axes(plane_b.axes_, plane_model.axes_)
-            share_b = plane_b.variance_share_
+            S = Xi - Xi.mean(axis=0)
+            if standardize:
+                S = S / np.where(S.std(axis=0) > 0, S.std(axis=0), 1.0)
+            axes, ratio = principal_axes(S, n_axes)
+            c_b = S @ (axes[:, :dims] * _align_axes(axes[:, :dims], ref_axes))
+            if pca_plane:
+                a_b = axes[:, plane_comps]
+                p_b = S @ (a_b * _align_axes(a_b, plane_model.axes_))
+                share_b = ratio[plane_comps]
+            else:
+                plane_b = clone(plane_model).fit(Xi, yi)
+                p_b = plane_b.transform(Xi) * _align_axes(plane_b.axes_, plane_model.axes_)
+                share_b = plane_b.variance_share_
         else:
             c_b, p_b, share_b = coords[idx], plane_xy[idx], plane_model.variance_share_
         pol = _polar(p_b, yi, classes, origin)
