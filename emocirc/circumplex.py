@@ -1552,8 +1552,13 @@ def _analyze(
             notes.append(f"{boot.n_failed} of {n_boot} bootstrap resamples lacked a class and were left out")
     order = angular_order(polar)
     angle_of = dict(zip(classes, base_polar[:, 3], strict=True))
+    # Neutral belongs at the centre: the order statistics leave it out, and so does the check.
+    on_circle = [i for i, c in enumerate(classes) if c != "neutral"]
     order_check = order_identifiability(
-        {c: angle_of[c] for c in classes}, plane_model.variance_share_, deviations, confidence_level=ci
+        {classes[i]: angle_of[classes[i]] for i in on_circle},
+        plane_model.variance_share_,
+        None if deviations is None else deviations[:, on_circle],
+        confidence_level=ci,
     )
     exp_angles = expected_angles(classes, reference)
     obs_angles = dict(zip(polar.index.astype(str), polar["angle_deg"].astype(float), strict=True))

@@ -122,6 +122,7 @@ display(result.variance_share.round(3))
 # a line and their angles collapse towards 0 and 180 degrees) and (2) every
 # two centres adjacent on the circle are resolved: the interval of the angle
 # from one to the next lies above 0, so the resamples do not swap them.
+# Neutral is left out, as in the order tests below: it belongs at the centre.
 
 # %%
 check = result.order_check
@@ -260,7 +261,7 @@ verdict_text = (
     "the order of this run's centres can be read"
     if check.identifiable
     else (
-        "this run's order is **not identifiable**, and is not read here: the tests below take the "
+        "this run's order is **not identifiable**, and is not read here: the tests above take the "
         "centres' angles as fixed, so their p-values leave out the angles' own uncertainty"
     )
 )

@@ -404,3 +404,16 @@ def test_matched_reference_scores_the_map_against_its_own_positions():
         assert np.allclose(res["truth"], cx.reference_targets(y, reference))
     with pytest.raises(EmocircError, match="target"):
         cx.speaker_independent_ccc(X, y, nan, nan, speakers, target="lexicon")
+
+
+def test_neutral_at_the_centre_does_not_block_the_order():
+    angles = {"happiness": 10.0, "anger": 100.0, "sadness": 200.0, "boredom": 280.0}
+    X, y, s = speaker_clusters(angles, speaker_sd=0.3)
+    rng = np.random.default_rng(5)
+    neutral = rng.normal(0, 0.5, (64, X.shape[1]))  # at the centre: its angle is anyone's guess
+    X = np.vstack([X, neutral])
+    y = np.concatenate([y, np.full(64, "neutral")])
+    s = np.concatenate([s, np.tile([f"s{i}" for i in range(8)], 8)])
+    res = cx.analyze({"embeddings": X, "labels": y, "speakers": s}, n_boot=100, seed=0)
+    assert "neutral" not in set(res.order_check.gaps["from"]) | set(res.order_check.gaps["to"])
+    assert res.order_check.identifiable, res.order_check.reasons
