@@ -658,6 +658,14 @@ def angular_order(polar: pd.DataFrame) -> list[str]:
     return [str(k) for k in finite.sort_values("angle_deg", kind="stable").index]
 
 
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts for JSON, NaN as None (JSON has no NaN)."""
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
 #: The second axis must hold at least this share of the plane's variance
 #: (axis 2 over axes 1 + 2) before angles on it are read as an order.
 MIN_SECOND_SHARE = 0.10
@@ -687,7 +695,7 @@ class OrderCheck:
             "identifiable": self.identifiable,
             "second_share": self.second_share,
             "min_second_share": self.min_second_share,
-            "gaps": self.gaps.to_dict(orient="records"),
+            "gaps": _records(self.gaps),
             "reasons": list(self.reasons),
         }
 
@@ -1264,7 +1272,7 @@ class Analysis:
             "plane": None if self.plane is None else self.plane.describe(),
             "variance_share": None
             if self.variance_share is None
-            else self.variance_share.reset_index().to_dict(orient="records"),
+            else _records(self.variance_share.reset_index()),
             "order_check": None if self.order_check is None else self.order_check.to_dict(),
             "intervals": None if self.bootstrap is None else self.bootstrap.describe(),
         }
