@@ -377,7 +377,7 @@ def mahalanobis_heatmap(table: pd.DataFrame, ax: Any = None, title: str | None =
     ax.set_yticks(range(k), classes)
     ax.grid(False)
     fig.colorbar(im, ax=ax, label="Mahalanobis distance")
-    ax.set_title(title or "Mahalanobis distance between emotions (95 % bootstrap interval)")
+    ax.set_title(title or "Mahalanobis distance between emotions (95 % speaker-bootstrap interval)")
     return fig
 
 
