@@ -32,8 +32,20 @@ Circular-order agreement
     p-value is the share of label permutations that score at least as high
     (exact when there are few labels).
 
-Bootstrap intervals resample utterances with replacement within each class,
-from a seeded generator, and report percentile intervals.
+The plane of the polar table and the mapping
+    the first two principal components by default; any chosen pair of
+    components, or the two-dimensional discriminant (LDA) plane of the
+    labels, through :class:`EmotionPlane`.  Beside every polar table the
+    plane's variance shares are reported, and :func:`order_identifiability`
+    states when its angles are too weak to read an order from.
+
+Every interval comes from the speaker bootstrap of :mod:`emocirc.inference`
+(speakers, then utterances within them, resampled; the PCA, the plane and
+the Gaussians refitted on every resample): see that module's notes.
+Functions that take coordinates rather than embeddings
+(:func:`mahalanobis_table`, :func:`polar_centroids`) resample the same way
+but have nothing to refit; without speaker ids, every utterance is its own
+speaker.
 """
 
 from __future__ import annotations
@@ -47,15 +59,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, TransformerMixin
+from scipy import linalg
+from sklearn.base import BaseEstimator, TransformerMixin, clone
 from sklearn.decomposition import PCA
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.linear_model import Ridge
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 from emocirc.errors import EmocircError
+from emocirc.inference import BootstrapResult, Verdict, speaker_bootstrap, verdict, wrap_degrees
 from emocirc.labels import label_order
 from emocirc.russell import REFERENCES, expected_angles, expected_positions
 
@@ -152,6 +168,157 @@ class EmbeddingPCA(TransformerMixin, BaseEstimator):
         if X.shape[1] != self.n_features_in_:
             raise EmocircError(f"embeddings: expected dimension {self.n_features_in_}, got {X.shape[1]}")
         return self.pca_.transform(self.scaler_.transform(X))
+
+
+#: Kinds of plane :class:`EmotionPlane` fits.
+PLANES: tuple[str, ...] = ("pca", "lda")
+
+
+class EmotionPlane(TransformerMixin, BaseEstimator):
+    """The two-dimensional plane the polar table and the mapping live in.
+
+    Parameters
+    ----------
+    kind:
+        ``"pca"``: two principal components (``components``, the first two
+        by default, as the seed); ``"lda"``: the two leading linear
+        discriminants of the emotion labels, fitted on the first
+        ``n_pre`` principal components (so that it cannot overfit when there
+        are fewer utterances than embedding dimensions).  The discriminant
+        plane is chosen *for* separating the labels, so its order is not an
+        independent finding: it says which order the labels allow at best.
+    components:
+        The pair of principal components (0-based) of ``kind="pca"``.
+    standardize:
+        Scale every embedding dimension to unit variance first.
+
+    Attributes
+    ----------
+    axes_ : ndarray (dimensions x 2)
+        Unit-length directions of the plane in the (scaled) embedding space.
+    variance_share_ : ndarray (2,)
+        Share of the embeddings' total variance along each axis (for a PCA
+        plane: the components' explained-variance ratios).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(90, 6)) * [6, 1, 3, 1, 1, 1]
+    >>> y = np.repeat(["anger", "sadness", "neutral"], 30)
+    >>> plane = EmotionPlane(components=(0, 2)).fit(X)
+    >>> plane.transform(X).shape, bool(plane.variance_share_[0] > plane.variance_share_[1])
+    ((90, 2), True)
+    >>> EmotionPlane(kind="lda").fit(X, y).axes_.shape
+    (6, 2)
+    """
+
+    def __init__(
+        self,
+        kind: str = "pca",
+        components: tuple[int, int] = (0, 1),
+        standardize: bool = False,
+        n_pre: int = 10,
+    ):
+        self.kind = kind
+        self.components = components
+        self.standardize = standardize
+        self.n_pre = n_pre
+
+    def fit(self, X: Any, y: Any = None) -> EmotionPlane:
+        X = _as_2d(X, "embeddings")
+        if self.kind not in PLANES:
+            raise EmocircError(f"plane kind={self.kind!r}: expected one of {', '.join(PLANES)}")
+        comps = [int(c) for c in self.components]
+        if len(comps) != 2 or comps[0] == comps[1] or min(comps) < 0:
+            raise EmocircError(
+                f"components={self.components!r}: expected two different component numbers >= 0"
+            )
+        n, d = X.shape
+        if self.kind == "pca":
+            pca = EmbeddingPCA(n_components=max(comps) + 1, standardize=self.standardize).fit(X)
+            axes = pca.pca_.components_[comps].T
+            scaler = pca.scaler_
+        else:
+            if y is None:
+                raise EmocircError("plane kind='lda': expected emotion labels to fit the discriminant plane")
+            y = _as_labels(y, n)
+            classes = _classes(y, min_classes=3)
+            pre = EmbeddingPCA(n_components=min(self.n_pre, n - 1, d), standardize=self.standardize).fit(X)
+            Z = pre.transform(X)
+            if Z.shape[1] < 2:
+                raise EmocircError(
+                    f"plane kind='lda': expected at least 2 principal components, got {Z.shape[1]}"
+                )
+            lda = LinearDiscriminantAnalysis(n_components=min(2, len(classes) - 1)).fit(Z, y)
+            axes = pre.pca_.components_.T @ lda.scalings_[:, :2]
+            axes = axes / np.linalg.norm(axes, axis=0)
+            scaler = pre.scaler_
+        self.scaler_ = scaler
+        self.axes_ = axes
+        S = scaler.transform(X)
+        total = float(np.sum(np.var(S, axis=0)))
+        self.variance_share_ = np.var(S @ axes, axis=0) / total if total > 0 else np.zeros(2)
+        self.n_features_in_ = d
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        X = _as_2d(X, "embeddings")
+        if X.shape[1] != self.n_features_in_:
+            raise EmocircError(f"embeddings: expected dimension {self.n_features_in_}, got {X.shape[1]}")
+        return self.scaler_.transform(X) @ self.axes_
+
+    def describe(self) -> str:
+        """The plane in words, for a caption.
+
+        Examples
+        --------
+        >>> EmotionPlane(components=(0, 2)).describe()
+        'principal components 1 and 3'
+        """
+        if self.kind == "lda":
+            return f"the discriminant (LDA) plane of the labels, fitted on {self.n_pre} principal components"
+        a, b = (int(c) + 1 for c in self.components)
+        return f"principal components {a} and {b}"
+
+
+def principal_axes(S: Any, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` leading principal directions of centred data and their shares of its variance.
+
+    The bootstrap's fast path: an eigendecomposition of whichever of the
+    Gram (utterances x utterances) or covariance (dims x dims) matrix is
+    smaller, for only the ``k`` leading eigenpairs, instead of a full SVD.
+    The same directions as :class:`EmbeddingPCA` (up to sign).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(30, 50)) * np.r_[[5.0, 2.0], np.ones(48)]
+    >>> S = X - X.mean(axis=0)
+    >>> axes, ratio = principal_axes(S, 2)
+    >>> ref = EmbeddingPCA(n_components=2).fit(X)
+    >>> bool(np.allclose(np.abs(axes.T), np.abs(ref.pca_.components_))), bool(np.allclose(ratio, ref.explained_variance_ratio_))
+    (True, True)
+    """
+    S = np.asarray(S, dtype=float)
+    n, d = S.shape
+    k = int(k)
+    if not 1 <= k <= min(n - 1, d):
+        raise EmocircError(f"principal_axes: k={k} outside 1..{min(n - 1, d)} for {n} x {d} data")
+    total = float(np.sum(S**2))
+    if n < d:
+        w, u = linalg.eigh(S @ S.T, subset_by_index=[n - k, n - 1])
+        w, u = w[::-1], u[:, ::-1]
+        axes = S.T @ u / np.sqrt(np.maximum(w, 1e-300))
+    else:
+        w, axes = linalg.eigh(S.T @ S, subset_by_index=[d - k, d - 1])
+        w, axes = w[::-1], axes[:, ::-1]
+    return axes, (w / total if total > 0 else np.zeros(k))
+
+
+def _align_axes(axes: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Signs (+1/-1) that turn each column of ``axes`` towards the same column of ``reference``."""
+    signs = np.sign(np.sum(axes * reference, axis=0))
+    return np.where(signs == 0, 1.0, signs)
 
 
 # --------------------------------------------------------------------------- Gaussians
@@ -316,12 +483,10 @@ def mahalanobis_matrix(X: Any, y: Any, form: str = "pooled", reg_covar: float = 
     return pd.DataFrame(_pairwise(X, y, classes, form, reg_covar), index=classes, columns=classes)
 
 
-def _bootstrap_indices(y: np.ndarray, classes: Sequence[str], rng: np.random.Generator) -> np.ndarray:
-    parts = []
+def _check_resample(y: np.ndarray, classes: Sequence[str], min_count: int = 2) -> None:
     for c in classes:
-        idx = np.flatnonzero(y == c)
-        parts.append(rng.choice(idx, size=len(idx), replace=True))
-    return np.concatenate(parts)
+        if int(np.sum(y == c)) < min_count:
+            raise EmocircError(f"resample: label {c!r} has fewer than {min_count} utterances")
 
 
 def mahalanobis_table(
@@ -332,12 +497,15 @@ def mahalanobis_table(
     ci: float = 0.95,
     seed: int = 0,
     reg_covar: float = 1e-6,
+    speakers: Any = None,
 ) -> pd.DataFrame:
     """Pairwise Mahalanobis distances with seeded bootstrap intervals, one row per pair.
 
-    Columns ``a``, ``b``, ``distance``, ``ci_low``, ``ci_high`` (percentile
-    interval of ``n_boot`` resamples of utterances within class; NaN when
-    ``n_boot`` is 0).
+    Columns ``a``, ``b``, ``distance``, ``ci_low``, ``ci_high``: percentile
+    intervals of ``n_boot`` speaker-bootstrap resamples
+    (:func:`emocirc.inference.speaker_bootstrap`; every utterance its own
+    speaker when ``speakers`` is None; NaN when ``n_boot`` is 0).  The
+    coordinates are taken as given: :func:`analyze` refits the PCA as well.
 
     Examples
     --------
@@ -355,30 +523,30 @@ def mahalanobis_table(
     if not 0 < ci < 1:
         raise EmocircError(f"ci={ci}: expected a coverage strictly between 0 and 1")
     classes = _classes(y)
-    point = _pairwise(X, y, classes, form, reg_covar)
-    boots = []
-    rng = np.random.default_rng(seed)
-    for _ in range(int(n_boot)):
-        idx = _bootstrap_indices(y, classes, rng)
-        boots.append(_pairwise(X[idx], y[idx], classes, form, reg_covar))
-    alpha = (1 - ci) / 2
-    rows = []
-    for i, j in itertools.combinations(range(len(classes)), 2):
-        if boots:
-            values = np.array([b[i, j] for b in boots])
-            lo, hi = np.quantile(values, [alpha, 1 - alpha])
-        else:
-            lo = hi = float("nan")
-        rows.append(
-            {
-                "a": classes[i],
-                "b": classes[j],
-                "distance": float(point[i, j]),
-                "ci_low": float(lo),
-                "ci_high": float(hi),
-            }
+    pairs = list(itertools.combinations(range(len(classes)), 2))
+    rows_i, cols_j = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+    def stat(idx: np.ndarray) -> np.ndarray:
+        _check_resample(y[idx], classes)
+        return _pairwise(X[idx], y[idx], classes, form, reg_covar)[rows_i, cols_j]
+
+    point = stat(np.arange(len(X)))
+    lo = hi = np.full(len(pairs), np.nan)
+    if n_boot:
+        res = speaker_bootstrap(
+            stat, speakers, n_resamples=int(n_boot), confidence_level=ci, seed=seed, n=len(X)
         )
-    return pd.DataFrame(rows, columns=["a", "b", "distance", "ci_low", "ci_high"])
+        lo, hi = res.low, res.high
+    return pd.DataFrame(
+        {
+            "a": [classes[i] for i in rows_i],
+            "b": [classes[j] for j in cols_j],
+            "distance": point.astype(float),
+            "ci_low": lo.astype(float),
+            "ci_high": hi.astype(float),
+        },
+        columns=["a", "b", "distance", "ci_low", "ci_high"],
+    )
 
 
 # --------------------------------------------------------------------------- polar order
@@ -417,6 +585,7 @@ def polar_centroids(
     n_boot: int = 0,
     ci: float = 0.95,
     seed: int = 0,
+    speakers: Any = None,
 ) -> pd.DataFrame:
     """Class centroids in polar coordinates, in ascending angle: the seed's Table 1.
 
@@ -429,10 +598,12 @@ def polar_centroids(
         neutral centroid, which then has radius 0 and no angle) or explicit
         coordinates.
     n_boot:
-        Bootstrap resamples (within class) for the ``radius_low/high`` and
-        ``angle_low/high`` percentile intervals; 0 leaves them out.  The
-        angle interval is taken on the deviations from the observed angle
-        wrapped to ``(-180, 180]``, so it straddles 0 degrees correctly.
+        Speaker-bootstrap resamples (:mod:`emocirc.inference`; every
+        utterance its own speaker when ``speakers`` is None) for the
+        ``radius_low/high`` and ``angle_low/high`` percentile intervals; 0
+        leaves them out.  The angle interval is taken on the deviations from
+        the observed angle wrapped to ``[-180, 180)``, so it straddles 0
+        degrees correctly.
 
     Returns
     -------
@@ -459,24 +630,19 @@ def polar_centroids(
         base, index=pd.Index(classes, name="label"), columns=["x", "y", "radius", "angle_deg"]
     )
     if n_boot:
-        rng = np.random.default_rng(seed)
-        boots = np.stack(
-            [
-                _polar(X2[idx], y[idx], classes, origin2)
-                for idx in (_bootstrap_indices(y, classes, rng) for _ in range(int(n_boot)))
-            ]
+        k = len(classes)
+
+        def stat(idx: np.ndarray) -> np.ndarray:
+            _check_resample(y[idx], classes, min_count=1)
+            p = _polar(X2[idx], y[idx], classes, origin2)
+            return np.concatenate([p[:, 2], wrap_degrees(p[:, 3] - base[:, 3])])
+
+        res = speaker_bootstrap(
+            stat, speakers, n_resamples=int(n_boot), confidence_level=ci, seed=seed, n=len(X)
         )
-        alpha = (1 - ci) / 2
-        table["radius_low"], table["radius_high"] = np.quantile(boots[:, :, 2], [alpha, 1 - alpha], axis=0)
-        dev = (boots[:, :, 3] - base[:, 3] + 180.0) % 360.0 - 180.0
-        lo = np.full(len(classes), np.nan)
-        hi = np.full(len(classes), np.nan)
-        for i in range(len(classes)):
-            finite = dev[np.isfinite(dev[:, i]), i]
-            if finite.size:
-                lo[i], hi[i] = np.quantile(finite, [alpha, 1 - alpha])
-        table["angle_low"] = base[:, 3] + lo
-        table["angle_high"] = base[:, 3] + hi
+        table["radius_low"], table["radius_high"] = res.low[:k], res.high[:k]
+        table["angle_low"] = base[:, 3] + res.low[k:]
+        table["angle_high"] = base[:, 3] + res.high[k:]
     return table.sort_values("angle_deg", na_position="last", kind="stable")
 
 
@@ -490,6 +656,140 @@ def angular_order(polar: pd.DataFrame) -> list[str]:
     """
     finite = polar[np.isfinite(polar["angle_deg"].to_numpy(dtype=float))]
     return [str(k) for k in finite.sort_values("angle_deg", kind="stable").index]
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as dicts for JSON, NaN as None (JSON has no NaN)."""
+    return [
+        {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in row.items()}
+        for row in frame.to_dict(orient="records")
+    ]
+
+
+#: The second axis must hold at least this share of the plane's variance
+#: (axis 2 over axes 1 + 2) before angles on it are read as an order.
+MIN_SECOND_SHARE = 0.10
+
+
+@dataclass
+class OrderCheck:
+    """Whether a polar table's angular order can be read (:func:`order_identifiability`)."""
+
+    identifiable: bool
+    second_share: float
+    min_second_share: float
+    gaps: pd.DataFrame
+    reasons: list[str]
+
+    def sentence(self) -> str:
+        """The verdict in words, for the page."""
+        if self.identifiable:
+            return (
+                f"The order is identifiable: the second axis holds {self.second_share:.0%} of the plane's "
+                "variance and every pair of neighbouring centres is resolved by its interval."
+            ).replace("%", " %")
+        return "Order not identifiable: " + "; ".join(self.reasons) + "."
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "identifiable": self.identifiable,
+            "second_share": self.second_share,
+            "min_second_share": self.min_second_share,
+            "gaps": _records(self.gaps),
+            "reasons": list(self.reasons),
+        }
+
+
+def order_identifiability(
+    angles: Mapping[str, float],
+    variance_share: Sequence[float],
+    deviations: Any = None,
+    min_second_share: float = MIN_SECOND_SHARE,
+    confidence_level: float = 0.95,
+) -> OrderCheck:
+    """Decide whether the circular order of emotion centres on a plane means anything.
+
+    The rule, stated once for the book: the order is read only when both
+    hold.
+
+    1. The plane is a plane: its second axis holds at least
+       ``min_second_share`` (10 %) of the variance of the two axes.  Below
+       it the centres lie nearly on a line, their angles collapse towards
+       0 and 180 degrees, and their order among themselves rests on a
+       direction that carries a tenth or less of the variance (a standard
+       deviation a third of the first axis's), however precisely it is
+       estimated.
+    2. Every pair of neighbours is resolved: for each two centres adjacent
+       on the circle, the speaker-bootstrap interval of the angle from one
+       to the next lies above 0, i.e. the resamples do not swap them.  An
+       order in which neighbours swap under resampling is not a finding.
+
+    Parameters
+    ----------
+    angles:
+        Label -> angle (degrees) of each centre; labels without a finite
+        angle (neutral about itself) are left out.
+    variance_share:
+        The plane's two axes' shares of the variance (any common scale).
+    deviations:
+        Resamples x labels (in ``angles``' order) of each centre's angle
+        minus its estimate, wrapped to ``[-180, 180)``; None skips test 2
+        (the check then fails for want of intervals).
+
+    Examples
+    --------
+    >>> angles = {"a": 10.0, "b": 120.0, "c": 250.0}
+    >>> dev = np.random.default_rng(0).normal(0, 5, (200, 3))
+    >>> order_identifiability(angles, [0.6, 0.3], dev).identifiable
+    True
+    >>> order_identifiability(angles, [0.92, 0.02], dev).sentence()[:28]
+    'Order not identifiable: the '
+    """
+    share = np.asarray(variance_share, dtype=float)
+    if share.shape != (2,) or not np.all(share >= 0) or share.sum() <= 0:
+        raise EmocircError(f"variance_share: expected two non-negative shares, got {share.tolist()}")
+    second = float(share[1] / share.sum())
+    labels = [k for k in angles if np.isfinite(angles[k])]
+    cols = [i for i, k in enumerate(angles) if np.isfinite(angles[k])]
+    reasons: list[str] = []
+    if second < min_second_share:
+        reasons.append(
+            f"the second axis holds {second:.1%} of the plane's variance, below {min_second_share:.0%}"
+        )
+    rows = []
+    if len(labels) < 3:
+        reasons.append(f"{len(labels)} centres with an angle, fewer than the 3 an order needs")
+    else:
+        est = np.array([float(angles[k]) for k in labels])
+        order = np.argsort(est, kind="stable")
+        dev = None if deviations is None else np.asarray(deviations, dtype=float)[:, cols]
+        if dev is None:
+            reasons.append("no bootstrap intervals of the angles to resolve neighbours")
+        alpha = (1 - confidence_level) / 2
+        for pos, i in enumerate(order):
+            j = order[(pos + 1) % len(order)]
+            gap = float((est[j] - est[i]) % 360.0)
+            lo = hi = float("nan")
+            if dev is not None:
+                values = gap + dev[:, j] - dev[:, i]
+                values = values[np.isfinite(values)]
+                if values.size:
+                    lo, hi = (float(v) for v in np.quantile(values, [alpha, 1 - alpha]))
+            rows.append(
+                {
+                    "from": labels[i],
+                    "to": labels[j],
+                    "gap_deg": gap,
+                    "ci_low": lo,
+                    "ci_high": hi,
+                    "resolved": str(verdict(lo, hi)),
+                }
+            )
+        unresolved = [f"{r['from']}-{r['to']}" for r in rows if r["resolved"] != str(Verdict.HOLDS)]
+        if dev is not None and unresolved:
+            reasons.append(f"neighbours not resolved by their intervals: {', '.join(unresolved)}")
+    gaps = pd.DataFrame(rows, columns=["from", "to", "gap_deg", "ci_low", "ci_high", "resolved"])
+    return OrderCheck(not reasons, second, float(min_second_share), gaps, reasons)
 
 
 @dataclass
@@ -761,8 +1061,15 @@ def speaker_independent_ccc(
     alpha: float = 1.0,
     scale: tuple[float, float] = (1.0, 5.0),
     max_folds: int = 10,
+    target: str = "ratings",
 ) -> dict[str, Any]:
     """Score a valence-arousal mapping by CCC on speakers it never saw.
+
+    ``target`` is what the predictions are scored against: ``"ratings"``
+    (the corpus's valence and arousal ratings) or ``"reference"`` (each
+    utterance's label placed where ``reference`` puts it, on ``scale``; the
+    score of a map fitted and scored against one and the same reference).
+    The ridge regression is trained on the same target it is scored on.
 
     Speakers are held out one at a time (grouped into ``max_folds`` folds
     when there are more).  ``"procrustes"`` fits a PCA and the
@@ -776,7 +1083,8 @@ def speaker_independent_ccc(
     Returns
     -------
     dict with ``valence`` and ``arousal`` (pooled CCC), ``folds`` (number),
-    ``method`` and ``predictions`` (utterances x 2, NaN where not predicted).
+    ``method``, ``target``, ``predictions`` (utterances x 2, NaN where not
+    predicted) and ``truth`` (utterances x 2, what was scored against).
     """
     X = _as_2d(X, "embeddings")
     y = _as_labels(labels, len(X))
@@ -786,6 +1094,10 @@ def speaker_independent_ccc(
         raise EmocircError(f"valence/arousal: expected {len(X)} values each, got shape {va.shape}")
     if method not in ("procrustes", "ridge"):
         raise EmocircError(f"method={method!r}: expected 'procrustes' or 'ridge'")
+    if target not in ("ratings", "reference"):
+        raise EmocircError(f"target={target!r}: expected 'ratings' or 'reference'")
+    if target == "reference":
+        va = reference_targets(y, reference, scale)
     n_groups = len(np.unique(groups))
     if n_groups < 2:
         raise EmocircError(
@@ -793,23 +1105,44 @@ def speaker_independent_ccc(
         )
     splitter = LeaveOneGroupOut() if n_groups <= max_folds else GroupKFold(n_splits=max_folds)
     pred = np.full((len(X), 2), np.nan)
-    for train, test in splitter.split(X, groups=groups):
-        if method == "procrustes":
-            pca = EmbeddingPCA(n_components=n_components).fit(X[train])
-            mapping = CircumplexMapping(reference=reference).fit(pca.transform(X[train]), y[train])
-            pred[test] = to_rating_scale(mapping.transform(pca.transform(X[test])), *scale)
-        else:
-            ok = train[np.all(np.isfinite(va[train]), axis=1)]
-            if len(ok) < 2:
-                raise EmocircError("ridge: expected training utterances with finite valence and arousal")
-            pred[test] = ridge_valence_arousal(alpha).fit(X[ok], va[ok]).predict(X[test])
+    with threadpool_limits(limits=1):  # small fits; see analyze
+        for train, test in splitter.split(X, groups=groups):
+            if method == "procrustes":
+                pca = EmbeddingPCA(n_components=n_components).fit(X[train])
+                mapping = CircumplexMapping(reference=reference).fit(pca.transform(X[train]), y[train])
+                pred[test] = to_rating_scale(mapping.transform(pca.transform(X[test])), *scale)
+            else:
+                ok = train[np.all(np.isfinite(va[train]), axis=1)]
+                if len(ok) < 2:
+                    raise EmocircError("ridge: expected training utterances with finite valence and arousal")
+                pred[test] = ridge_valence_arousal(alpha).fit(X[ok], va[ok]).predict(X[test])
     return {
         "method": method,
         "valence": concordance_correlation(va[:, 0], pred[:, 0]),
         "arousal": concordance_correlation(va[:, 1], pred[:, 1]),
         "folds": int(splitter.get_n_splits(X, groups=groups)),
         "predictions": pred,
+        "target": target,
+        "truth": va,
     }
+
+
+def reference_targets(
+    labels: Any, reference: str = "russell", scale: tuple[float, float] = (1.0, 5.0)
+) -> np.ndarray:
+    """Each utterance's label at its reference position on a rating scale (utterances x 2).
+
+    Labels the reference does not place (disgust under Russell's) are NaN.
+
+    Examples
+    --------
+    >>> reference_targets(["neutral", "disgust"]).tolist()
+    [[3.0, 3.0], [nan, nan]]
+    """
+    y = np.asarray(labels).astype(str).ravel()
+    classes = sorted(set(y.tolist()))
+    pos = expected_positions(classes, reference)[["valence", "arousal"]]
+    return to_rating_scale(pos.loc[y].to_numpy(dtype=float), *scale)
 
 
 # --------------------------------------------------------------------------- analyze
@@ -836,6 +1169,76 @@ class Analysis:
     projected: np.ndarray | None
     ccc: dict[str, dict[str, float]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    plane: EmotionPlane | None = None
+    plane_coords: np.ndarray | None = None
+    variance_share: pd.DataFrame | None = None
+    order_check: OrderCheck | None = None
+    bootstrap: BootstrapResult | None = None
+
+    def distance_contrast(
+        self, first: tuple[str, str], second: tuple[str, str], form: str = "pooled"
+    ) -> dict[str, Any]:
+        """The claim "``first`` pair is farther apart than ``second``", judged by its interval.
+
+        The difference of the two distances and its percentile interval over
+        the same speaker-bootstrap resamples, with the :func:`verdict`.
+
+        Examples
+        --------
+        >>> rng = np.random.default_rng(0)
+        >>> centres = {"anger": (6, 0), "boredom": (-6, 0), "sadness": (-5, 1)}
+        >>> X = np.vstack([np.array(c) + rng.normal(0, 1, (30, 2)) for c in centres.values()])
+        >>> feats = {"embeddings": X, "labels": np.repeat(list(centres), 30), "speakers": np.tile(np.arange(6), 15)}
+        >>> c = analyze(feats, n_boot=50).distance_contrast(("anger", "boredom"), ("sadness", "boredom"))
+        >>> c["verdict"]
+        'holds'
+        """
+        return self._claim(
+            lambda v: self._distance(v, first, form) - self._distance(v, second, form),
+            f"{first[0]}-{first[1]} farther than {second[0]}-{second[1]}",
+        )
+
+    def nearest_claim(self, label: str, candidate: str, form: str = "pooled") -> dict[str, Any]:
+        """The claim "``candidate`` is the emotion nearest to ``label``", judged by its interval.
+
+        The quantity is the distance from ``label`` to its nearest other
+        emotion minus the distance to ``candidate`` (positive when the claim
+        holds), over the same resamples.
+        """
+        others = [c for c in self.gaussians.classes_ if c not in (label, candidate)]
+        if label not in self.gaussians.classes_ or candidate not in self.gaussians.classes_ or not others:
+            raise EmocircError(
+                f"nearest_claim: expected two labels among {self.gaussians.classes_} and a third to compare"
+            )
+        return self._claim(
+            lambda v: (
+                min(self._distance(v, (label, o), form) for o in others)
+                - self._distance(v, (label, candidate), form)
+            ),
+            f"{candidate} nearest to {label}",
+        )
+
+    def _distance(self, vector: np.ndarray, pair: tuple[str, str], form: str) -> float:
+        names = self.bootstrap.names if self.bootstrap is not None else None
+        if names is None:
+            raise EmocircError("distance claims need bootstrap resamples: rerun analyze with n_boot > 0")
+        a, b = pair
+        for key in (f"{form}:{a}|{b}", f"{form}:{b}|{a}"):
+            if key in names:
+                return float(vector[names.index(key)])
+        raise EmocircError(f"pair {a!r}-{b!r}: expected two different labels among {self.gaussians.classes_}")
+
+    def _claim(self, fn: Any, claim: str) -> dict[str, Any]:
+        if self.bootstrap is None:
+            raise EmocircError("distance claims need bootstrap resamples: rerun analyze with n_boot > 0")
+        est, lo, hi = self.bootstrap.derived(fn)
+        return {
+            "claim": claim,
+            "difference": est,
+            "ci_low": lo,
+            "ci_high": hi,
+            "verdict": str(verdict(lo, hi)),
+        }
 
     def centroids(self) -> dict[str, list[float]]:
         return {c: m.tolist() for c, m in zip(self.gaussians.classes_, self.gaussians.means_, strict=True)}
@@ -866,6 +1269,12 @@ class Analysis:
             "procrustes": None if self.mapping is None else self.mapping.to_dict(),
             "ccc": self.ccc,
             "notes": self.notes,
+            "plane": None if self.plane is None else self.plane.describe(),
+            "variance_share": None
+            if self.variance_share is None
+            else _records(self.variance_share.reset_index()),
+            "order_check": None if self.order_check is None else self.order_check.to_dict(),
+            "intervals": None if self.bootstrap is None else self.bootstrap.describe(),
         }
 
 
@@ -939,6 +1348,9 @@ def analyze(
     seed: int = 0,
     fit_on: Any = None,
     max_components: int = 10,
+    plane: str | EmotionPlane = "pca",
+    ci: float = 0.95,
+    method: str = "percentile",
 ) -> Analysis:
     """Every circumplex statistic of one features file (the engine of ``emocirc analyze``).
 
@@ -962,6 +1374,18 @@ def analyze(
         IEMOCAP -> EMODB); the PCA is fitted on ``features`` by default.
     max_components:
         Components kept for the explained-variance curve.
+    plane:
+        The plane of the polar table, the order statistic and the mapping:
+        ``"pca"`` (the first two components), ``"lda"`` (the discriminant
+        plane) or an :class:`EmotionPlane` (e.g. a chosen pair of
+        components).  The Gaussians and distances use the first ``dims``
+        principal components whatever the plane.
+    n_boot, ci, method:
+        Speaker-bootstrap resamples (0: no intervals), coverage and interval
+        method (:func:`emocirc.inference.speaker_bootstrap`).  Speakers are
+        read from the features' ``speakers``; every resample refits the PCA,
+        the plane and the Gaussians (unless ``fit_on`` fixed the PCA on
+        another corpus, which is then kept).
 
     Examples
     --------
@@ -974,6 +1398,41 @@ def analyze(
     >>> res.order_agreement.statistic
     1.0
     """
+    # One BLAS thread: these matrices are small, and on a busy machine several threads make
+    # a 420 x 768 SVD take seconds instead of a tenth of one.
+    with threadpool_limits(limits=1):
+        return _analyze(
+            features=features,
+            layer=layer,
+            dims=dims,
+            origin=origin,
+            reference=reference,
+            standardize=standardize,
+            n_boot=n_boot,
+            seed=seed,
+            fit_on=fit_on,
+            max_components=max_components,
+            plane=plane,
+            ci=ci,
+            method=method,
+        )
+
+
+def _analyze(
+    features: Any,
+    layer: int | None = None,
+    dims: int = 2,
+    origin: str = "grand-mean",
+    reference: str = "russell",
+    standardize: bool = False,
+    n_boot: int = 200,
+    seed: int = 0,
+    fit_on: Any = None,
+    max_components: int = 10,
+    plane: str | EmotionPlane = "pca",
+    ci: float = 0.95,
+    method: str = "percentile",
+) -> Analysis:
     if dims not in (2, 3):
         raise EmocircError(f"dims={dims}: expected 2 or 3")
     if reference not in REFERENCES:
@@ -991,20 +1450,125 @@ def analyze(
         _classes(labels)
     except EmocircError as err:
         raise EmocircError(f"{source}: {err}") from None
-    fit_X = X
+    fit_X, fit_labels = X, labels
     if fit_on is not None:
         fit_arrays, fit_source = _read_features(fit_on)
         fit_X, _ = select_layer(fit_arrays, chosen, fit_source)
+        fit_labels = _as_labels(fit_arrays["labels"], len(fit_X)) if "labels" in fit_arrays else None
+    if isinstance(plane, str):
+        if plane not in PLANES:
+            raise EmocircError(f"plane={plane!r}: expected one of {', '.join(PLANES)} or an EmotionPlane")
+        plane_model = EmotionPlane(kind=plane, standardize=standardize)
+    else:
+        plane_model = plane
     n_comp = max(dims, min(max_components, fit_X.shape[0], fit_X.shape[1]))
     pca = EmbeddingPCA(n_components=n_comp, standardize=standardize).fit(fit_X)
     coords = pca.transform(X)[:, :dims]
+    plane_model = clone(plane_model).fit(fit_X, fit_labels)
+    plane_xy = plane_model.transform(X)
     gaussians = EmotionGaussians(random_state=seed).fit(coords, labels)
-    maha = mahalanobis_table(coords, labels, "pooled", n_boot=n_boot, seed=seed)
-    maha_point = mahalanobis_table(coords, labels, "point", n_boot=n_boot, seed=seed)
-    polar = polar_centroids(coords, labels, origin=origin, n_boot=n_boot, seed=seed)
-    order = angular_order(polar)
+    classes = list(gaussians.classes_)
     notes: list[str] = []
-    exp_angles = expected_angles(gaussians.classes_, reference)
+    speakers = arrays.get("speakers")
+    if speakers is None or not np.any(np.asarray(speakers).astype(str) != ""):
+        speakers = None
+        if n_boot:
+            notes.append(
+                "no speaker ids: the bootstrap treats every utterance as its own speaker, "
+                "which is too narrow when utterances cluster by speaker"
+            )
+    maha = mahalanobis_table(coords, labels, "pooled", n_boot=0)
+    maha_point = mahalanobis_table(coords, labels, "point", n_boot=0)
+    polar = polar_centroids(plane_xy, labels, origin=origin)
+    base_polar = _polar(plane_xy, labels, classes, origin)
+    pairs = list(itertools.combinations(range(len(classes)), 2))
+    pi, pj = np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+    refit = fit_on is None
+    ref_axes = pca.pca_.components_[:dims].T
+
+    pca_plane = plane_model.kind == "pca"
+    plane_comps = [int(c) for c in plane_model.components]
+    n_axes = max(dims, max(plane_comps) + 1) if pca_plane else dims
+
+    def statistic(idx: np.ndarray) -> np.ndarray:
+        Xi, yi = X[idx], labels[idx]
+        _check_resample(yi, classes)
+        if refit:
+            S = Xi - Xi.mean(axis=0)
+            if standardize:
+                S = S / np.where(S.std(axis=0) > 0, S.std(axis=0), 1.0)
+            axes, ratio = principal_axes(S, n_axes)
+            c_b = S @ (axes[:, :dims] * _align_axes(axes[:, :dims], ref_axes))
+            if pca_plane:
+                a_b = axes[:, plane_comps]
+                p_b = S @ (a_b * _align_axes(a_b, plane_model.axes_))
+                share_b = ratio[plane_comps]
+            else:
+                plane_b = clone(plane_model).fit(Xi, yi)
+                p_b = plane_b.transform(Xi) * _align_axes(plane_b.axes_, plane_model.axes_)
+                share_b = plane_b.variance_share_
+        else:
+            c_b, p_b, share_b = coords[idx], plane_xy[idx], plane_model.variance_share_
+        pol = _polar(p_b, yi, classes, origin)
+        return np.concatenate(
+            [
+                _pairwise(c_b, yi, classes, "pooled", 1e-6)[pi, pj],
+                _pairwise(c_b, yi, classes, "point", 1e-6)[pi, pj],
+                pol[:, 2],
+                wrap_degrees(pol[:, 3] - base_polar[:, 3]),
+                share_b,
+            ]
+        )
+
+    names = (
+        [f"pooled:{classes[i]}|{classes[j]}" for i, j in pairs]
+        + [f"point:{classes[i]}|{classes[j]}" for i, j in pairs]
+        + [f"radius:{c}" for c in classes]
+        + [f"angle:{c}" for c in classes]
+        + ["share:1", "share:2"]
+    )
+    boot: BootstrapResult | None = None
+    shares = pd.DataFrame(
+        {"share": plane_model.variance_share_, "ci_low": np.nan, "ci_high": np.nan},
+        index=pd.Index(["axis 1", "axis 2"], name="axis"),
+    )
+    deviations = None
+    if n_boot:
+        boot = speaker_bootstrap(
+            statistic,
+            speakers,
+            n_resamples=int(n_boot),
+            confidence_level=ci,
+            method=method,
+            seed=seed,
+            names=names,
+            n=len(X),
+        )
+        m, k = len(pairs), len(classes)
+        maha["ci_low"], maha["ci_high"] = boot.low[:m], boot.high[:m]
+        maha_point["ci_low"], maha_point["ci_high"] = boot.low[m : 2 * m], boot.high[m : 2 * m]
+        r0, a0 = 2 * m, 2 * m + k
+        by_class = {c: i for i, c in enumerate(classes)}
+        rows = [by_class[c] for c in polar.index]
+        polar["radius_low"] = boot.low[r0 : r0 + k][rows]
+        polar["radius_high"] = boot.high[r0 : r0 + k][rows]
+        polar["angle_low"] = polar["angle_deg"].to_numpy() + boot.low[a0 : a0 + k][rows]
+        polar["angle_high"] = polar["angle_deg"].to_numpy() + boot.high[a0 : a0 + k][rows]
+        shares["ci_low"], shares["ci_high"] = boot.low[-2:], boot.high[-2:]
+        deviations = boot.distribution[:, a0 : a0 + k]
+        if boot.n_failed:
+            notes.append(f"{boot.n_failed} of {n_boot} bootstrap resamples lacked a class and were left out")
+    order = angular_order(polar)
+    angle_of = dict(zip(classes, base_polar[:, 3], strict=True))
+    # Neutral belongs at the centre: the order statistics leave it out, and so does the check.
+    on_circle = [i for i, c in enumerate(classes) if c != "neutral"]
+    order_check = order_identifiability(
+        {classes[i]: angle_of[classes[i]] for i in on_circle},
+        plane_model.variance_share_,
+        None if deviations is None else deviations[:, on_circle],
+        confidence_level=ci,
+    )
+    exp_angles = expected_angles(classes, reference)
     obs_angles = dict(zip(polar.index.astype(str), polar["angle_deg"].astype(float), strict=True))
     try:
         agreement: OrderAgreement | None = circular_order_agreement(obs_angles, exp_angles, seed=seed)
@@ -1012,8 +1576,8 @@ def analyze(
         agreement = None
         notes.append(f"order agreement not computed: {err}")
     try:
-        mapping: CircumplexMapping | None = CircumplexMapping(reference=reference).fit(coords, labels)
-        projected = mapping.transform(coords)
+        mapping: CircumplexMapping | None = CircumplexMapping(reference=reference).fit(plane_xy, labels)
+        projected = mapping.transform(plane_xy)
     except EmocircError as err:
         mapping, projected = None, None
         notes.append(f"Procrustes mapping not computed: {err}")
@@ -1056,4 +1620,9 @@ def analyze(
         projected=projected,
         ccc=ccc,
         notes=notes,
+        plane=plane_model,
+        plane_coords=plane_xy,
+        variance_share=shares,
+        order_check=order_check,
+        bootstrap=boot,
     )

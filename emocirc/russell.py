@@ -335,3 +335,28 @@ def expected_angles(labels: Iterable[str], reference: str = "russell") -> dict[s
     """
     e = expected_positions(labels, reference)
     return {str(k): float(v) for k, v in e["angle_deg"].items() if np.isfinite(v)}
+
+
+def reference_table(labels: Iterable[str], scale: tuple[float, float] = (1.0, 5.0)) -> pd.DataFrame:
+    """Where each reference puts each label, on a rating scale (IEMOCAP's 1-5 by default).
+
+    Columns ``russell_valence``, ``russell_arousal``, ``nrc-vad_valence``,
+    ``nrc-vad_arousal``: the -1..1 positions of :func:`expected_positions`
+    mapped linearly onto ``scale``.  The synthetic corpora's ratings are
+    drawn around NRC VAD's positions on this scale (see
+    :data:`emocirc.prosody.RULES`), so a map fitted to Russell's angles and
+    scored against those ratings meets a second reference.
+
+    Examples
+    --------
+    >>> t = reference_table(["sadness"])
+    >>> round(float(t.loc["sadness", "nrc-vad_valence"]), 3)
+    1.208
+    """
+    low, high = scale
+    out = {}
+    for ref in REFERENCES:
+        e = expected_positions(list(labels), ref)
+        for axis in ("valence", "arousal"):
+            out[f"{ref}_{axis}"] = low + (e[axis] + 1.0) / 2.0 * (high - low)
+    return pd.DataFrame(out)

@@ -294,3 +294,126 @@ def test_analyze_recovers_geometry_and_validates_input():
         cx.analyze({"embeddings": X, "labels": np.full(len(X), "anger")})
     with pytest.raises(EmocircError, match="expected more than dims"):
         cx.analyze({"embeddings": X[:3], "labels": np.array(["anger", "anger", "sadness"])}, dims=3)
+
+
+def speaker_clusters(angles=ANGLES, radius=5.0, n_speakers=8, per=8, speaker_sd=1.0, sd=0.5, seed=0, dims=4):
+    """Clusters at known angles; each speaker's utterances of an emotion share that speaker's habit."""
+    rng = np.random.default_rng(seed)
+    X, y, s = [], [], []
+    for label, deg in angles.items():
+        t = np.radians(deg)
+        centre = np.zeros(dims)
+        centre[:2] = radius * np.cos(t), radius * np.sin(t)
+        for sp in range(n_speakers):
+            habit = rng.normal(0, speaker_sd, dims)  # how this speaker renders this emotion
+            X.append(centre + habit + rng.normal(0, sd, (per, dims)))
+            y += [label] * per
+            s += [f"s{sp}"] * per
+    return np.vstack(X), np.array(y), np.array(s)
+
+
+def test_analyze_intervals_widen_when_speakers_are_known():
+    X, y, s = speaker_clusters()
+    with_speakers = cx.analyze({"embeddings": X, "labels": y, "speakers": s}, n_boot=100, seed=0)
+    without = cx.analyze({"embeddings": X, "labels": y}, n_boot=100, seed=0)
+    assert "speaker" in with_speakers.bootstrap.describe() and with_speakers.bootstrap.n_speakers == 8
+    assert any("no speaker ids" in n for n in without.notes)
+    width = lambda r: (r.polar["radius_high"] - r.polar["radius_low"]).mean()  # noqa: E731
+    assert width(with_speakers) > 1.5 * width(without)
+    # The circle is clear and both axes carry variance: the order is identifiable.
+    assert with_speakers.order_check.identifiable, with_speakers.order_check.reasons
+    d = with_speakers.to_dict()
+    assert d["order_check"]["identifiable"] and d["plane"] == "principal components 1 and 2"
+    assert len(d["variance_share"]) == 2
+    farther = with_speakers.distance_contrast(("happiness", "sadness"), ("anger", "fear"))
+    assert farther["verdict"] == "holds" and farther["difference"] > 0
+    reverse = with_speakers.distance_contrast(("anger", "fear"), ("happiness", "sadness"))
+    assert reverse["verdict"] == "does not hold"
+    assert with_speakers.nearest_claim("anger", "fear")["verdict"] == "holds"
+    assert with_speakers.nearest_claim("anger", "sadness")["verdict"] == "does not hold"
+    with pytest.raises(EmocircError, match="pair"):
+        with_speakers.distance_contrast(("anger", "anger"), ("anger", "fear"))
+    with pytest.raises(EmocircError, match="n_boot"):
+        without_boot = cx.analyze({"embeddings": X, "labels": y, "speakers": s}, n_boot=0)
+        without_boot.distance_contrast(("anger", "fear"), ("happiness", "sadness"))
+
+
+def test_flat_plane_declares_the_order_not_identifiable():
+    # Centres spread along PC1 only; the second axis is noise of 1/20 the size.
+    angles = {"happiness": 0.0, "anger": 178.0, "sadness": 182.0, "boredom": 3.0}
+    X, y, s = speaker_clusters(angles, radius=5.0, sd=0.2, speaker_sd=0.05)
+    X[:, 1:] *= 0.05
+    res = cx.analyze({"embeddings": X, "labels": y, "speakers": s}, n_boot=60, seed=0)
+    check = res.order_check
+    assert not check.identifiable
+    assert check.second_share < cx.MIN_SECOND_SHARE
+    assert "not identifiable" in check.sentence() and "second axis" in check.sentence()
+
+
+def test_close_neighbours_are_not_resolved():
+    angles = {"a": 0.0, "b": 2.0, "c": 120.0, "d": 240.0}
+    X, y, s = speaker_clusters(angles, sd=1.0, speaker_sd=0.5)
+    res = cx.analyze({"embeddings": X, "labels": y, "speakers": s}, n_boot=100, seed=1)
+    gaps = res.order_check.gaps.set_index(["from", "to"])
+    pair = ("a", "b") if ("a", "b") in gaps.index else ("b", "a")
+    assert gaps.loc[pair, "resolved"] == "not resolved"
+    assert not res.order_check.identifiable and "neighbours" in res.order_check.sentence()
+    far = [r for r in res.order_check.gaps.itertuples() if {r[1], r[2]} == {"c", "d"}]
+    assert far and far[0].resolved == "holds"
+
+
+def test_emotion_plane_chosen_components_and_lda():
+    rng = np.random.default_rng(0)
+    # The emotions differ along dimension 2 (third PC); dimension 0 is large label-free noise.
+    n = 40
+    centres = {"anger": (0, 0, 4), "sadness": (0, 0, -4), "neutral": (0, 3, 0)}
+    X = np.vstack([np.array(c) + rng.normal(0, 1, (n, 3)) * [8, 1, 1] for c in centres.values()])
+    y = np.repeat(list(centres), n)
+    pc13 = cx.EmotionPlane(components=(0, 2)).fit(X)
+    assert pc13.variance_share_[0] > 0.5 and pc13.describe() == "principal components 1 and 3"
+    lda = cx.EmotionPlane(kind="lda").fit(X, y)
+    # The discriminant plane ignores the noisy dimension 0 and spans dimensions 1-2.
+    assert np.all(np.abs(lda.axes_[0]) < 0.2)
+    res = cx.analyze({"embeddings": X, "labels": y}, plane="lda", n_boot=0)
+    assert res.plane.kind == "lda" and res.plane_coords.shape == (3 * n, 2)
+    with pytest.raises(EmocircError, match="plane"):
+        cx.analyze({"embeddings": X, "labels": y}, plane="ica")
+    with pytest.raises(EmocircError, match="labels"):
+        cx.EmotionPlane(kind="lda").fit(X)
+    with pytest.raises(EmocircError, match="components"):
+        cx.EmotionPlane(components=(1, 1)).fit(X)
+
+
+def test_matched_reference_scores_the_map_against_its_own_positions():
+    from emocirc.russell import expected_positions
+
+    labels = ["anger", "happiness", "sadness", "fear", "boredom"]
+    rng = np.random.default_rng(0)
+    for reference in ("russell", "nrc-vad"):
+        pos = expected_positions(labels, reference)
+        # Embeddings: the reference positions turned 70 degrees and stretched, plus noise.
+        t = np.radians(70)
+        R = np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
+        y = np.repeat(labels, 24)
+        X = 4 * pos.loc[y, ["valence", "arousal"]].to_numpy() @ R + rng.normal(0, 0.2, (len(y), 2))
+        X = np.column_stack([X, rng.normal(0, 0.05, (len(y), 2))])
+        speakers = np.tile(np.arange(6), len(y) // 6)
+        nan = np.full(len(y), np.nan)
+        res = cx.speaker_independent_ccc(X, y, nan, nan, speakers, reference=reference, target="reference")
+        assert res["target"] == "reference" and res["valence"] > 0.9 and res["arousal"] > 0.9
+        assert np.allclose(res["truth"], cx.reference_targets(y, reference))
+    with pytest.raises(EmocircError, match="target"):
+        cx.speaker_independent_ccc(X, y, nan, nan, speakers, target="lexicon")
+
+
+def test_neutral_at_the_centre_does_not_block_the_order():
+    angles = {"happiness": 10.0, "anger": 100.0, "sadness": 200.0, "boredom": 280.0}
+    X, y, s = speaker_clusters(angles, speaker_sd=0.3)
+    rng = np.random.default_rng(5)
+    neutral = rng.normal(0, 0.5, (64, X.shape[1]))  # at the centre: its angle is anyone's guess
+    X = np.vstack([X, neutral])
+    y = np.concatenate([y, np.full(64, "neutral")])
+    s = np.concatenate([s, np.tile([f"s{i}" for i in range(8)], 8)])
+    res = cx.analyze({"embeddings": X, "labels": y, "speakers": s}, n_boot=100, seed=0)
+    assert "neutral" not in set(res.order_check.gaps["from"]) | set(res.order_check.gaps["to"])
+    assert res.order_check.identifiable, res.order_check.reasons

@@ -99,3 +99,30 @@ def test_confusion_matrix_rows_are_recalls():
     assert raw.texts[3].get_text() == "2"
     with pytest.raises(EmocircError, match="shape"):
         plots.confusion_matrix([[1, 2, 3]], ["anger", "sadness"])
+
+
+def test_pairwise_panels_title_each_pair_with_its_distance_and_interval():
+    rng = np.random.default_rng(0)
+    centres = {"anger": (0, 0), "boredom": (4, 0), "sadness": (4, 1), "fear": (0, 2)}
+    X = np.vstack([np.array(c) + rng.normal(0, 0.5, (20, 2)) for c in centres.values()])
+    y = np.repeat(list(centres), 20)
+    table = pd.DataFrame(
+        {
+            "a": ["anger", "boredom", "anger"],
+            "b": ["boredom", "sadness", "fear"],
+            "distance": [8.0, 2.0, 4.0],
+            "ci_low": [7.0, 1.5, 3.0],
+            "ci_high": [9.0, 2.5, 5.0],
+        }
+    )
+    fig = plots.pairwise_panels(X, y, table)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0] == "Figure 18: anger x boredom: D = 8.00 [7.00, 9.00]"
+    # The table lists boredom-sadness; the panel asks for sadness x boredom.
+    assert titles[1] == "Figure 19: sadness x boredom: D = 2.00 [1.50, 2.50]"
+    # Each drawn panel holds two emotions at 1 and 2 SD.
+    assert len(fig.axes[0].patches) == 4
+    # No happiness in the data: the fourth panel says so rather than failing.
+    assert "not both in this corpus" in fig.axes[3].texts[0].get_text()
+    with pytest.raises(EmocircError, match="sadness"):
+        plots.pairwise_panels(X, y, table.iloc[:1])

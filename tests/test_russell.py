@@ -121,3 +121,21 @@ def test_expected_positions_both_references():
     assert set(russell.expected_angles(labels, "nrc-vad")) == set(labels) - {"neutral"}
     with pytest.raises(EmocircError, match="reference"):
         russell.expected_positions(labels, "plutchik")
+
+
+def test_synthetic_ratings_are_generated_at_nrc_vad_positions():
+    """Documented in chapter 8: the synthetic corpora draw ratings around NRC VAD's positions."""
+    from emocirc.prosody import RULES
+    from emocirc.russell import reference_table
+
+    labels = ["anger", "happiness", "sadness", "fear", "disgust", "boredom", "excitement"]
+    table = reference_table(labels)
+    assert np.allclose(RULES.loc[labels, "valence"], table["nrc-vad_valence"], atol=0.01)
+    assert np.allclose(RULES.loc[labels, "arousal"], table["nrc-vad_arousal"], atol=0.01)
+    # ...and not at Russell's: his angles put anger and sadness elsewhere on the 1-5 scale.
+    assert not np.allclose(
+        RULES.loc[["anger", "sadness"], "valence"],
+        table.loc[["anger", "sadness"], "russell_valence"],
+        atol=0.2,
+    )
+    assert np.isnan(table.loc["disgust", "russell_valence"])

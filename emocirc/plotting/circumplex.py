@@ -139,6 +139,82 @@ def gaussian_ellipses(
     return fig
 
 
+#: The seed's Figures 18-21: the emotion pairs it drew one Gaussian pair for.
+SEED_PAIRS: tuple[tuple[str, str], ...] = (
+    ("anger", "boredom"),
+    ("sadness", "boredom"),
+    ("anger", "fear"),
+    ("anger", "happiness"),
+)
+
+
+def pairwise_panels(
+    coords: Any,
+    labels: Any,
+    table: pd.DataFrame,
+    pairs: Sequence[tuple[str, str]] = SEED_PAIRS,
+    n_std: Sequence[float] = (1.0, 2.0),
+    title: str | None = None,
+    figure_numbers: Sequence[int] | None = (18, 19, 20, 21),
+) -> Figure:
+    """One panel per pair of emotions, their two Gaussians and their distance with its interval.
+
+    ``table`` has columns ``a``, ``b``, ``distance``, ``ci_low``, ``ci_high``
+    (:func:`emocirc.circumplex.mahalanobis_table` or ``Analysis.mahalanobis``);
+    each panel's title gives the pair's distance and interval.  A pair with
+    an emotion absent from ``labels`` gets a panel that says so.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 2)) + np.repeat([[0, 0], [3, 0], [0, 3]], 20, axis=0)
+    >>> y = np.repeat(["anger", "boredom", "fear"], 20)
+    >>> t = pd.DataFrame({"a": ["anger", "anger"], "b": ["boredom", "fear"], "distance": [3.1, 2.9],
+    ...                   "ci_low": [2.5, 2.2], "ci_high": [3.6, 3.5]})
+    >>> fig = pairwise_panels(X, y, t, pairs=[("anger", "boredom"), ("anger", "fear")], figure_numbers=None)
+    >>> fig.axes[0].get_title()
+    'anger x boredom: D = 3.10 [2.50, 3.60]'
+    """
+    coords, labels = _coords_labels(coords, labels)
+    if figure_numbers is not None and len(figure_numbers) != len(pairs):
+        raise EmocircError(
+            f"figure_numbers: expected {len(pairs)} numbers, one per pair, got {len(figure_numbers)}"
+        )
+    lookup = {}
+    for row in table.itertuples():
+        lookup[(row.a, row.b)] = lookup[(row.b, row.a)] = row
+    apply_style()
+    cols = min(2, len(pairs))
+    rows = int(np.ceil(len(pairs) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 4.6 * rows), squeeze=False)
+    for n, (a, b) in enumerate(pairs):
+        ax = axes.flat[n]
+        head = f"Figure {figure_numbers[n]}: " if figure_numbers is not None else ""
+        mask = np.isin(labels, [a, b])
+        present = {a, b} <= set(labels[mask].tolist())
+        if not present:
+            ax.set_axis_off()
+            ax.text(0.5, 0.5, f"{a} x {b}: not both in this corpus", ha="center", va="center")
+            continue
+        row = lookup.get((a, b))
+        if row is None:
+            raise EmocircError(f"table: expected a row for the pair {a!r}-{b!r}")
+        ci = f" [{row.ci_low:.2f}, {row.ci_high:.2f}]" if np.isfinite(row.ci_low) else ""
+        gaussian_ellipses(
+            coords[mask],
+            labels[mask],
+            ax=ax,
+            n_std=n_std,
+            title=f"{head}{a} x {b}: D = {row.distance:.2f}{ci}",
+        )
+    for ax in list(axes.flat)[len(pairs) :]:
+        ax.set_axis_off()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def explained_variance(ratio: Any, ax: Any = None, title: str | None = None) -> Figure:
     """Explained variance ratio per component (bars) with its cumulative curve (the seed's Figure 16).
 
@@ -301,7 +377,7 @@ def mahalanobis_heatmap(table: pd.DataFrame, ax: Any = None, title: str | None =
     ax.set_yticks(range(k), classes)
     ax.grid(False)
     fig.colorbar(im, ax=ax, label="Mahalanobis distance")
-    ax.set_title(title or "Mahalanobis distance between emotions (95 % bootstrap interval)")
+    ax.set_title(title or "Mahalanobis distance between emotions (95 % speaker-bootstrap interval)")
     return fig
 
 
