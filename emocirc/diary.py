@@ -44,6 +44,7 @@ from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.errors import EmocircError
 from emocirc.provenance import SYNTHETIC_MARKER
 from emocirc.russell import NRC_VAD
+from emocirc.voices import voices_for
 
 #: Where each emotion sits on the circumplex (valence, arousal in [-1, 1]):
 #: the NRC VAD lexicon's values for the category words
@@ -151,9 +152,9 @@ DIARY_LINES: tuple[str, ...] = (
     "Tomorrow I have to see the doctor.",
 )
 
-#: The diary speaker's eSpeak voice: British English ("en"), so that the voice is
-#: not one of the synthetic training corpus's (American English) speakers.
-DIARY_VOICE = "en+f4"
+#: The diary speaker's eSpeak voice: British English ("en") with a variant that
+#: :mod:`emocirc.voices` allots to the diary, so no embedded corpus has this speaker.
+DIARY_VOICE = f"en+{voices_for('diary', 'F')[0]}"
 
 
 def espeak_synthesizer(voice: str = DIARY_VOICE, gender: str = "F", seed: int = 0) -> Synthesizer:

@@ -59,10 +59,11 @@ from emocirc.prosody import (
     render_prosody,
 )
 from emocirc.provenance import SYNTHETIC_MARKER, is_synthetic
+from emocirc.voices import voices_for
 
 #: Bump whenever a change to this module or the rule table changes the audio:
 #: it is part of the cache key, so cached corpora are then regenerated.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"  # 2: EMODB voices disjoint from IEMOCAP's (emocirc.voices)
 
 #: Kinds of corpus :func:`ensure_corpus` can make.
 KINDS: tuple[str, ...] = ("emodb", "iemocap")
@@ -76,30 +77,28 @@ _BASE_GAIN_DB = -16.0
 
 _MAX_PEAK = 0.9
 
-#: eSpeak variants per EMODB speaker (distinct voices; gender from the release).
-EMODB_VOICES: dict[str, str] = {
-    "03": "de+m1",
-    "08": "de+f1",
-    "09": "de+f2",
-    "10": "de+m3",
-    "11": "de+m4",
-    "12": "de+m6",
-    "13": "de+f3",
-    "14": "de+f4",
-    "15": "de+m7",
-    "16": "de+f5",
-}
+#: eSpeak voice per EMODB speaker: German with the variants :mod:`emocirc.voices` allots to EMODB
+#: (gender from the release).
+EMODB_VOICES: dict[str, str] = dict(
+    sorted(
+        (code, f"de+{variant}")
+        for g in ("F", "M")
+        for code, variant in zip(
+            sorted(c for c, sex in EMODB_SPEAKERS.items() if sex == g), voices_for("emodb", g), strict=True
+        )
+    )
+)
 
 #: EMODB's emotion initials (German) per canonical emotion.
 EMODB_LETTERS: dict[str, str] = {label: letter for letter, label in EMODB_CODES.items()}
 
-#: eSpeak variants per IEMOCAP session: (female, male).
+#: eSpeak voices per IEMOCAP session, (female, male): American English with the variants
+#: :mod:`emocirc.voices` allots to IEMOCAP.
 IEMOCAP_VOICES: dict[int, tuple[str, str]] = {
-    1: ("en-us+f1", "en-us+m1"),
-    2: ("en-us+f2", "en-us+m2"),
-    3: ("en-us+f3", "en-us+m3"),
-    4: ("en-us+f4", "en-us+m5"),
-    5: ("en-us+f5", "en-us+m6"),
+    session: (f"en-us+{female}", f"en-us+{male}")
+    for session, female, male in zip(
+        range(1, 6), voices_for("iemocap", "F"), voices_for("iemocap", "M"), strict=True
+    )
 }
 
 #: IEMOCAP code -> the emotion whose prosody renders it (``xxx`` and ``oth`` draw one).
@@ -371,7 +370,7 @@ def emodb_speakers(seed: int = 0) -> list[SpeakerProfile]:
     >>> [s.speaker for s in emodb_speakers()][:3]
     ['03', '08', '09']
     >>> emodb_speakers()[0].voice, emodb_speakers()[0].gender
-    ('de+m1', 'M')
+    ('de+m4', 'M')
     """
     rng = _named_rng(seed, "emodb-speakers")
     return [
