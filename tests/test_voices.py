@@ -17,9 +17,12 @@ def _variant(voice: str) -> str:
 
 def _used() -> dict[str, set[str]]:
     """The variants each corpus's generator actually speaks with."""
+    from emocirc import readspeech
+
     return {
         "iemocap": {_variant(v) for pair in synth.IEMOCAP_VOICES.values() for v in pair},
         "emodb": {_variant(v) for v in synth.EMODB_VOICES.values()},
+        "readspeech": {_variant(s.voice) for s in readspeech.readspeech_speakers(n_speakers=200)},
         "diary": {_variant(diary.DIARY_VOICE)} | set(voices.voices_for("diary", "F")) | set(voices.voices_for("diary", "M")),
     }  # fmt: skip
 
