@@ -20,10 +20,11 @@ Pre-training reads the WAV files only; the alignments are for the probes of
 
 Size: ``scale`` is about hours of speech (:func:`readspeech_plan`; the
 speakers grow with it, 12 utterances each).  eSpeak is fast: scale 1 (65
-speakers, about an hour) took 39 s with 2 worker processes on this
-project's 2-core machine while other work was running, and scale 0.25 a
-quarter of that; ``emocirc.synth.ensure_corpus("readspeech", scale=...,
-seed=...)`` makes it once and caches it.
+speakers, 780 utterances, 1.03 h) took 74 s with 2 worker processes on
+this project's 2-core machine while other work kept it busy (load average
+about 10), and the time grows in proportion to the size;
+``emocirc.synth.ensure_corpus("readspeech", scale=..., seed=...)`` makes
+it once and caches it.
 
 The corpus is synthetic: what a model learns from it says how a method
 behaves on eSpeak's speech, not on people's.
@@ -406,6 +407,24 @@ def alignment_path(wav: str | os.PathLike[str]) -> Path:
     return wav.with_name(wav.stem + PHONES_SUFFIX)
 
 
+def frame_labels(table: pd.DataFrame) -> list[np.ndarray]:
+    """The phoneme of every frame of every utterance of a :func:`load_readspeech` table.
+
+    What :func:`emocirc.probing.phoneme_probe` takes, in the table's order.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> write_alignment(d / "u.phones.tsv", frame_alignment([(0.0, 0.5, "a"), (0.5, 1.0, "b")], 16000))
+    >>> [labels.size for labels in frame_labels(pd.DataFrame({"phones": [d / "u.phones.tsv"]}))]
+    [49]
+    """
+    if "phones" not in table.columns:
+        raise EmocircError("table: expected a 'phones' column of alignment paths (see load_readspeech)")
+    return [read_alignment(path)["phone"].to_numpy(dtype=str) for path in table["phones"]]
+
+
 def load_readspeech(root: str | os.PathLike[str]) -> pd.DataFrame:
     """The utterances of a read-speech corpus: ``id``, ``path``, ``speaker``, ``gender``, ``text``, ...
 
@@ -439,6 +458,7 @@ __all__ = [
     "VOCABULARY",
     "alignment_path",
     "frame_alignment",
+    "frame_labels",
     "load_readspeech",
     "read_alignment",
     "readspeech_plan",
