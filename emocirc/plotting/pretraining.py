@@ -194,7 +194,7 @@ def frame_output(
     ax.set_xlabel("time (s)")
     ax.set_ylabel("dimension")
     ax.set_title(
-        title or f"Output of one utterance: {len(frames)} frames x {frames.shape[1]} dimensions", pad=14
+        title or f"Output of one utterance: {len(frames)} frames x {frames.shape[1]} dimensions", pad=22
     )
     return fig
 
