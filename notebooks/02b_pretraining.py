@@ -29,13 +29,14 @@
 # architecture at random initialisation.
 
 # %% tags=["parameters"]
-# TODO(lead): set `backbone` to the pre-trained built-in backbone once the `pretrain`
-# branch lands (and `random_backbone` to its architecture at random initialisation).
+# TODO(lead): once the `pretrain` branch lands, set backbone = "tiny-pretrained" (its
+# pre-trained built-in; random_backbone = "tiny" is its architecture at random init).
 # Until then both are the tiny random network and the comparison below is random init
 # against itself, which the text says.
 backbone = "tiny"  # the pre-trained backbone
 random_backbone = "tiny"  # the same architecture at random initialisation
-loss_log = None  # TODO(lead): CSV of the pretrain run (step, train_loss, valid_loss, valid_accuracy)
+pretrain_run = None  # directory written by `emocirc pretrain`; None = the built-in's own run, if any
+objective = "contrastive"  # the objective drawn when no run says which ("contrastive" or "hubert")
 probe_scale = 0.1  # size of the probe corpus (read speech, about hours; 0.1 = 78 utterances)
 probe_seed = 1  # seed of the probe corpus: other texts and habits than pre-training's (seed 0)
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
@@ -49,17 +50,20 @@ n_boot = 2000  # bootstrap samples of the margin's interval
 torch_threads = 1  # CPU threads for the encoder
 
 # %%
+import json
+from pathlib import Path
+
 import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
+from emocirc import backbones
 from emocirc.backbones import load_backbone
 from emocirc.corpora import load_corpus
 from emocirc.features import extract_features
 from emocirc.plotting import apply_style
 from emocirc.plotting import pretraining as ptplot
 from emocirc.plotting.layers import layer_scores
-from emocirc.plotting.training import training_curves
 from emocirc.probing import describe_margin, layer_probe, phoneme_probe, probe_margin, speaker_probe
 from emocirc.provenance import banner
 from emocirc.readspeech import frame_labels, load_readspeech
@@ -69,6 +73,8 @@ torch.set_num_threads(torch_threads)
 apply_style()
 probe_root = ensure_corpus("readspeech", seed=probe_seed, scale=probe_scale)
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
+if pretrain_run is None and backbone in getattr(backbones, "PRETRAINED_BUILTINS", {}):
+    pretrain_run = backbones.ensure_pretrained(backbone)  # cached: built once by `make book`
 banner({"read speech (probes)": probe_root, "IEMOCAP": iemocap_root}, backbone)
 
 # %% [markdown]
@@ -86,13 +92,17 @@ fig = ptplot.architecture_diagram(model.model.config, title=f"The architecture o
 # %% [markdown]
 # ## The self-supervised task (the seed's Figure 8)
 #
-# Spans of latent frames are masked; from what is left the transformer must
-# tell, at each masked frame, the frame's own quantised target from
-# distractors taken elsewhere in the utterance. No label is needed, only
-# speech.
+# Spans of latent frames are masked, and the transformer must say, at each
+# masked frame, what was there: in wav2vec 2.0 by telling the frame's own
+# quantised target from distractors taken elsewhere in the utterance, in
+# HuBERT {cite}`hsu2021` by naming the frame's cluster among k-means
+# units of its MFCCs. No label is needed, only speech. The diagram shows the
+# objective the pre-training run used (its `pretrain_config.json`).
 
 # %%
-fig = ptplot.objective_diagram()
+if pretrain_run is not None:
+    objective = json.loads(Path(pretrain_run, "pretrain_config.json").read_text()).get("objective", objective)
+fig = ptplot.objective_diagram(objective=objective)
 
 # %% [markdown]
 # ## Learning curves
@@ -101,13 +111,11 @@ fig = ptplot.objective_diagram()
 # pre-training run's log.
 
 # %%
-if loss_log is not None:
-    log = pd.read_csv(loss_log)
-    display(log.tail())
-    if {"epoch", "train_loss", "valid_loss", "valid_error"} <= set(log.columns):
-        fig = training_curves(log, title="Pre-training: loss and masked-prediction error")
+if pretrain_run is not None:
+    log = pd.read_json(f"{pretrain_run}/log.jsonl", lines=True)
+    fig = ptplot.pretraining_curves(log)
 else:
-    print(f"No pre-training log given: `{backbone}` is shown as it is, without its training curves.")
+    print(f"`{backbone}` was not pre-trained here (no pre-training log): no learning curves to show.")
 
 # %% [markdown]
 # ## The output of one utterance (the seed's Figure 9)

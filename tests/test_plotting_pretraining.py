@@ -55,3 +55,20 @@ def test_probe_comparison_draws_one_line_per_model():
         ptplot.probe_comparison({})
     with pytest.raises(EmocircError, match="missing columns"):
         ptplot.probe_comparison({"x": t.drop(columns="score")})
+
+
+def test_pretraining_curves_skip_the_untrained_step_and_check_columns():
+    log = pd.DataFrame(
+        {
+            "step": [0, 50, 100],
+            "train_loss": [None, 3.0, 2.0],
+            "held_out_loss": [4.0, 3.2, 2.4],
+            "held_out_accuracy": [0.1, 0.3, 0.5],
+        }
+    )
+    fig = ptplot.pretraining_curves(log)
+    left, right = fig.axes
+    assert [list(line.get_xdata()) for line in left.lines] == [[50, 100], [0, 50, 100]]
+    assert list(right.lines[0].get_ydata()) == [10.0, 30.0, 50.0]
+    with pytest.raises(EmocircError, match="held_out_accuracy"):
+        ptplot.pretraining_curves(log.drop(columns="held_out_accuracy"))

@@ -99,8 +99,8 @@ def objective_diagram(
     A row of latent frames z, some replaced by a learned mask vector [M];
     the transformer reads the whole row and, at each masked position, must
     either pick the true quantised target q among distractors drawn from
-    other frames of the same utterance (``objective="contrastive"``, wav2vec
-    2.0) or name the frame's k-means unit (``"hubert"``, HuBERT).
+    other frames of the same utterance (``objective="contrastive"`` or
+    ``"wav2vec2"``, wav2vec 2.0) or name the frame's k-means unit (``"hubert"``, HuBERT).
 
     Examples
     --------
@@ -108,8 +108,10 @@ def objective_diagram(
     >>> sum(t.get_text() == "[M]" for t in fig.axes[0].texts)
     2
     """
+    contrastive = "at each masked frame: is c closest to its own target q, or to one of K distractors?"
     tasks = {
-        "contrastive": "at each masked frame: is c closest to its own target q, or to one of K distractors?",
+        "contrastive": contrastive,
+        "wav2vec2": contrastive,
         "hubert": "at each masked frame: which k-means unit was the frame? (cross-entropy over the units)",
     }
     if objective not in tasks:
@@ -138,7 +140,7 @@ def objective_diagram(
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.axis("off")
-    name = "contrastive task" if objective == "contrastive" else "masked unit prediction"
+    name = "masked unit prediction" if objective == "hubert" else "contrastive task"
     ax.set_title(f"Self-supervised pre-training: masked frames, {name} (after the seed's Figure 8)")
     return fig
 
@@ -236,4 +238,47 @@ def probe_comparison(
     return fig
 
 
-__all__ = ["architecture_diagram", "frame_output", "objective_diagram", "probe_comparison"]
+def pretraining_curves(log: pd.DataFrame, ax: Any = None, title: str | None = None) -> Figure:
+    """Loss (left axis) and masked-prediction accuracy on held-out audio (right axis) per step.
+
+    ``log`` is a pre-training run's ``log.jsonl`` as a table: columns
+    ``step``, ``held_out_loss``, ``held_out_accuracy`` and, where logged,
+    ``train_loss`` (empty at step 0, before any training).
+
+    Examples
+    --------
+    >>> log = pd.DataFrame({"step": [0, 100, 200], "train_loss": [None, 3.1, 2.5],
+    ...                     "held_out_loss": [4.0, 3.0, 2.6], "held_out_accuracy": [0.05, 0.3, 0.4]})
+    >>> fig = pretraining_curves(log)
+    >>> len(fig.axes), fig.axes[0].get_xlabel()
+    (2, 'training step')
+    """
+    missing = {"step", "held_out_loss", "held_out_accuracy"} - set(log.columns)
+    if missing:
+        raise EmocircError(
+            f"pre-training log lacks columns {sorted(missing)}: expected the log.jsonl of emocirc pretrain"
+        )
+    fig, ax = _new_axes(ax, (FIGURE_WIDTH, 3.4))
+    if "train_loss" in log:
+        trained = log.dropna(subset=["train_loss"])
+        ax.plot(trained["step"], trained["train_loss"], color="0.6", label="training loss")
+    ax.plot(log["step"], log["held_out_loss"], marker="o", color="0.2", label="held-out loss")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss")
+    right = ax.twinx()
+    right.plot(log["step"], 100 * log["held_out_accuracy"], marker="^", color="#d62728",
+               label="held-out masked-prediction accuracy")  # fmt: skip
+    right.set_ylabel("masked-prediction accuracy (%)", color="#d62728")
+    handles = ax.get_legend_handles_labels()[0] + right.get_legend_handles_labels()[0]
+    ax.legend(handles=handles, loc="center right")
+    ax.set_title(title or "Pre-training: loss and masked-prediction accuracy on held-out audio")
+    return fig
+
+
+__all__ = [
+    "architecture_diagram",
+    "frame_output",
+    "objective_diagram",
+    "pretraining_curves",
+    "probe_comparison",
+]
