@@ -1,4 +1,4 @@
-"""The embedded corpora: synthetic emotional speech in the EMODB and IEMOCAP layouts.
+"""The embedded corpora: synthetic emotional speech in the EMODB and IEMOCAP layouts, and read speech.
 
 EMODB and IEMOCAP cannot be downloaded here, and most readers try the book
 before they hold the licensed corpora.  This module speaks their sentences
@@ -6,6 +6,12 @@ with eSpeak NG (:mod:`emocirc.espeak`), renders each emotion with the rule
 table of :mod:`emocirc.prosody`, and writes the files exactly as the real
 releases lay them out, so :func:`emocirc.corpora.load_corpus` reads them
 unchanged and every chapter runs anywhere.
+
+The unlabelled read-speech corpus that pre-training starts from
+(:func:`synthesize_readspeech`; texts, speakers and alignments in
+:mod:`emocirc.readspeech`) is written here too, by the same machinery.
+Every corpus speaks with eSpeak voice variants of its own
+(:mod:`emocirc.voices`).
 
 Synthetic speech is not human speech: the corpora exercise the code path and
 show whether a method picks up the prosodic differences that were put in,

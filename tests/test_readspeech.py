@@ -82,7 +82,7 @@ def test_layout_audio_and_manifest(corpus):
         assert (info.samplerate, info.channels, info.subtype) == (16000, 1, "PCM_16")
         assert 0.8 < info.duration < 15
     assert (df["text"].str.len() > 10).all()
-    assert is_synthetic(corpus)
+    assert is_synthetic(corpus) and readspeech.MANIFEST == synth.MANIFEST
 
 
 def test_alignment_has_one_row_per_wav2vec2_frame_and_matches_the_words(corpus):
