@@ -37,14 +37,14 @@ backbone = "tiny"  # the pre-trained backbone
 random_backbone = "tiny"  # the same architecture at random initialisation
 pretrain_run = None  # directory written by `emocirc pretrain`; None = the built-in's own run, if any
 objective = "contrastive"  # the objective drawn when no run says which ("contrastive" or "hubert")
-probe_scale = 0.1  # size of the probe corpus (read speech, about hours; 0.1 = 78 utterances)
+probe_scale = 0.2  # size of the probe corpus (read speech, about hours; 0.2 = 13 speakers, 156 utterances)
 probe_seed = 1  # seed of the probe corpus: other texts and habits than pre-training's (seed 0)
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
 device = "auto"
 precision = "fp32"
 seed = 0
-test_fraction = 0.25  # share of the probe corpus's speakers held out of the phoneme probe
+test_fraction = 0.4  # share of the probe corpus's speakers held out of the phoneme probe (0.4 of 13: 5)
 max_train_frames = 5000  # frames the phoneme probe is fitted on (cost bound)
 n_boot = 2000  # bootstrap samples of the margin's interval
 torch_threads = 1  # CPU threads for the encoder
