@@ -276,3 +276,11 @@ def test_probe_margin_resolves_a_real_difference_and_not_a_null_one():
     if set(other_split.correct["group"]) != set(result.correct["group"]):
         with pytest.raises(EmocircError, match="same held-out speakers"):
             probing.probe_margin(result, other_split)
+
+
+def test_describe_margin_follows_the_interval():
+    assert probing.describe_margin({"margin": 0.2, "lo": 0.1, "hi": 0.3}).startswith(
+        "pre-trained ahead by +0.200"
+    )
+    assert probing.describe_margin({"margin": -0.2, "lo": -0.3, "hi": -0.1}, "A", "B").startswith("B ahead")
+    assert "does not resolve" in probing.describe_margin({"margin": 0.05, "lo": -0.01, "hi": 0.1})
