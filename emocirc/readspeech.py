@@ -53,7 +53,7 @@ from emocirc.prosody import SpeakerProfile, random_speaker
 from emocirc.voices import voices_for
 
 #: Bump whenever the grammar, the vocabulary or the speakers change (part of the cache key).
-TEXT_VERSION = "1"
+TEXT_VERSION = "2"  # 2: voices reallocated, accents of returning variants
 
 #: English accents of eSpeak NG the speakers read with (the language part of a voice).
 ACCENTS: tuple[str, ...] = (
@@ -273,8 +273,8 @@ def readspeech_speakers(seed: int = 0, n_speakers: int | None = None) -> list[Sp
     """The read-speech corpus's speakers: ``rs000``, ``rs001``, ...
 
     Speaker ``k`` reads with variant ``k`` of this corpus's (cycling when
-    there are more speakers than variants) in accent ``(k + k // n) % 8``
-    (``n`` variants), so a variant that returns comes back with another
+    there are more speakers than variants) in accent ``(k mod n + k // n) mod 8``
+    (``n`` variants), so a variant that returns comes back with the next
     accent, and with habits of its own drawn from ``seed``.
 
     Parameters
@@ -299,7 +299,8 @@ def readspeech_speakers(seed: int = 0, n_speakers: int | None = None) -> list[Sp
     out = []
     for k in range(n_speakers):
         variant, gender = variants[k % len(variants)]
-        accent = ACCENTS[(k + k // len(variants)) % len(ACCENTS)]
+        # Position in the cycle plus the cycle's number: a returning variant moves one accent on.
+        accent = ACCENTS[(k % len(variants) + k // len(variants)) % len(ACCENTS)]
         rng = named_rng(seed, f"readspeech-speaker-{k}")
         out.append(random_speaker(f"rs{k:03d}", gender, f"{accent}+{variant}", rng))
     return out

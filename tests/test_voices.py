@@ -63,6 +63,8 @@ def test_emotional_corpora_get_what_they_need_with_the_right_genders():
     assert len({v for pair in synth.IEMOCAP_VOICES.values() for v in pair}) == 10
     for g in ("F", "M"):
         assert len(voices.voices_for("diary", g)) == 3
+    persons = voices.diary_persons()
+    assert [g for _, g in persons] == ["F", "M"] * 3 and diary.DIARY_VOICE == f"en+{persons[0][0]}"
     # IEMOCAP kept its voices of before the allocation, so its audio did not change.
     assert synth.IEMOCAP_VOICES[4] == ("en-us+f4", "en-us+m5")
 
