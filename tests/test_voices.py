@@ -15,6 +15,23 @@ def _variant(voice: str) -> str:
     return voice.split("+", 1)[1]
 
 
+def _diary_variants() -> set[str]:
+    """Every variant the diary can speak with: its default voice and, where diary.py hands out
+    several persons' voices (``diary_voices(n)``), all of them."""
+    found = (
+        {_variant(diary.DIARY_VOICE)}
+        | set(voices.voices_for("diary", "F"))
+        | set(voices.voices_for("diary", "M"))
+    )
+    many = getattr(diary, "diary_voices", None)
+    for n in range(1, 50) if many else ():
+        try:
+            found |= {_variant(v) for v, _ in many(n)}
+        except EmocircError:
+            break
+    return found
+
+
 def _used() -> dict[str, set[str]]:
     """The variants each corpus's generator actually speaks with."""
     from emocirc import readspeech
@@ -23,7 +40,7 @@ def _used() -> dict[str, set[str]]:
         "iemocap": {_variant(v) for pair in synth.IEMOCAP_VOICES.values() for v in pair},
         "emodb": {_variant(v) for v in synth.EMODB_VOICES.values()},
         "readspeech": {_variant(s.voice) for s in readspeech.readspeech_speakers(n_speakers=200)},
-        "diary": {_variant(diary.DIARY_VOICE)} | set(voices.voices_for("diary", "F")) | set(voices.voices_for("diary", "M")),
+        "diary": _diary_variants(),
     }  # fmt: skip
 
 
