@@ -50,6 +50,7 @@ from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.errors import EmocircError
 from emocirc.provenance import SYNTHETIC_MARKER
 from emocirc.russell import NRC_VAD
+from emocirc.voices import diary_persons
 
 #: Where each emotion sits on the circumplex (valence, arousal in [-1, 1]):
 #: the NRC VAD lexicon's values for the category words
@@ -158,23 +159,11 @@ DIARY_LINES: tuple[str, ...] = (
 )
 
 #: eSpeak NG variants of the diary persons, in the order :func:`diary_voices`
-#: hands them out: British English ("en") with variants that neither synthetic
-#: training corpus (:data:`emocirc.synth.EMODB_VOICES`,
-#: :data:`emocirc.synth.IEMOCAP_VOICES`) uses, so that no diary person shares a
-#: voice with the speakers the mapping was fitted on.  Gender as eSpeak's
-#: variant files give it.
-_DIARY_VARIANTS: tuple[tuple[str, str], ...] = (
-    ("linda", "F"),
-    ("paul", "M"),
-    ("steph", "F"),
-    ("robert", "M"),
-    ("belinda", "F"),
-    ("edward", "M"),
-    ("anika", "F"),
-    ("david", "M"),
-    ("shelby", "F"),
-    ("ian", "M"),
-)
+#: hands them out: British English ("en") with the variants that
+#: :mod:`emocirc.voices` allots to the diary, so that no diary person shares a
+#: voice with any other embedded corpus (the speakers the mapping was fitted
+#: on, or the pre-training corpus).
+_DIARY_VARIANTS: tuple[tuple[str, str], ...] = diary_persons()
 
 
 def diary_voices(n: int) -> list[tuple[str, str]]:

@@ -15,6 +15,13 @@ reloads the library before each call (about 3 ms).  The library's state is
 global to the process, so calls are serialised with a lock; parallel
 synthesis uses processes, not threads.
 
+:func:`synthesize_phonemes` also returns eSpeak's phoneme events (the
+library's ``espeakEVENT_PHONEME``, enabled by
+``espeakINITIALIZE_PHONEME_EVENTS``): where in the output each phoneme
+starts and its IPA name, the alignment of the read-speech corpus
+(:mod:`emocirc.readspeech`).  Asking for the events does not change the
+samples.
+
 Examples
 --------
 >>> wave, rate = synthesize("Hallo Welt.", voice="de+m3")
@@ -41,6 +48,10 @@ from emocirc.errors import EmocircError
 # hands each synthesised chunk to a callback and returns when the text is done.
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INITIALIZE_DONT_EXIT = 0x8000  # report errors instead of calling exit()
+_INITIALIZE_PHONEME_EVENTS = 0x0001  # report espeakEVENT_PHONEME events
+_INITIALIZE_PHONEME_IPA = 0x0002  # ... with IPA names rather than eSpeak's mnemonics
+_EVENT_LIST_TERMINATED = 0
+_EVENT_PHONEME = 7
 _CHARS_UTF8 = 1
 _POS_CHARACTER = 1
 _EE_OK = 0
@@ -57,8 +68,35 @@ PARAMETER_RANGES: dict[str, tuple[int, int]] = {
     "wordgap": (0, 100),  # extra pause between words, in units of 10 ms
 }
 
+#: What is not a phoneme in :func:`synthesize_phonemes`: eSpeak's pauses and the
+#: silence before the first phoneme.
+SILENCE = "sil"
+
+# Stress marks are part of eSpeak's IPA names of vowels ("ˈaʊ"); the phoneme is the rest.
+_STRESS = str.maketrans("", "", "ˈˌ")
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    """``espeak_EVENT`` of speak_lib.h (API revision 12)."""
+
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),  # ms, rounded down
+        ("sample", ctypes.c_int),  # the output sample at which the event happens
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
 _SYNTH_CALLBACK = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p
+    ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event)
 )
 
 _lock = threading.Lock()
@@ -128,11 +166,12 @@ def data_path() -> Path:
     return Path(espeakng_loader.get_data_path())
 
 
-def _library() -> ctypes.CDLL:
-    """Load and initialise the library once per process (call with ``_lock`` held)."""
+def _library(options: int = 0) -> ctypes.CDLL:
+    """Load and initialise the library with ``options`` (call with ``_lock`` held)."""
     lib = _state.get("lib")
-    if lib is not None:
+    if lib is not None and _state.get("options") == options:
         return lib  # type: ignore[return-value]
+    _unload()
     path = library_path()
     try:
         lib = ctypes.CDLL(str(path))
@@ -165,20 +204,28 @@ def _library() -> ctypes.CDLL:
     lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
     # The path argument is the folder that *contains* espeak-ng-data.
     home = str(data_path().parent).encode()
-    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, home, _INITIALIZE_DONT_EXIT)
+    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, home, _INITIALIZE_DONT_EXIT | options)
     if rate <= 0:
         raise EmocircError(f"{path}: eSpeak NG failed to initialise with data in {home.decode()}")
     chunks: list[np.ndarray] = []
+    events: list[tuple[int, str]] = []
 
-    def collect(wav, numsamples, _events):  # noqa: ANN001 - C callback
+    def collect(wav, numsamples, event_list):  # noqa: ANN001 - C callback
         if wav and numsamples > 0:
             chunks.append(np.ctypeslib.as_array(wav, shape=(numsamples,)).copy())
+        i = 0
+        while event_list and event_list[i].type != _EVENT_LIST_TERMINATED:
+            event = event_list[i]
+            if event.type == _EVENT_PHONEME:
+                name = bytes(event.id.string).split(b"\0", 1)[0].decode("utf-8", "replace")
+                events.append((int(event.sample), name))
+            i += 1
         return 0
 
     callback = _SYNTH_CALLBACK(collect)
     lib.espeak_SetSynthCallback(callback)
     # Keep the callback object alive as long as the library may call it.
-    _state.update(lib=lib, rate=rate, chunks=chunks, callback=callback)
+    _state.update(lib=lib, rate=rate, chunks=chunks, events=events, callback=callback, options=options)
     return lib
 
 
@@ -257,12 +304,88 @@ def synthesize(
     >>> slow.size > 1.5 * fast.size
     True
     """
-    settings = settings or EspeakSettings(voice)
+    wave, rate, _ = _synthesize(text, settings or EspeakSettings(voice), options=0)
+    return wave, rate
+
+
+def synthesize_phonemes(
+    text: str, voice: str = "en-us", settings: EspeakSettings | None = None
+) -> tuple[np.ndarray, int, list[tuple[int, int, str]]]:
+    """Synthesise ``text`` and report where each phoneme is: ``(samples, sample_rate, segments)``.
+
+    Parameters are those of :func:`synthesize`, and the samples are the same.
+
+    Returns
+    -------
+    samples : numpy.ndarray
+        int16 mono samples (identical to :func:`synthesize`'s).
+    sample_rate : int
+        22,050 Hz.
+    segments : list of (start, end, phoneme)
+        Sample ranges ``[start, end)`` that tile the whole output, each with
+        the IPA name of its phoneme without stress marks (``"aʊ"``, ``"ð"``,
+        ``"ɚ"``), or :data:`SILENCE` for eSpeak's pauses and the lead-in.
+        A phoneme lasts from its event to the next one; the last segment
+        ends with the output.
+
+    Examples
+    --------
+    >>> wave, rate, segments = synthesize_phonemes("the house", voice="en-us")
+    >>> [p for _, _, p in segments if p != SILENCE]
+    ['ð', 'ə', 'h', 'aʊ', 's']
+    >>> segments[0][0], segments[-1][1] == wave.size
+    (0, True)
+    >>> bool((wave == synthesize("the house", voice="en-us")[0]).all())
+    True
+    """
+    wave, rate, events = _synthesize(
+        text, settings or EspeakSettings(voice), options=_INITIALIZE_PHONEME_EVENTS | _INITIALIZE_PHONEME_IPA
+    )
+    return wave, rate, phoneme_segments(events, wave.size)
+
+
+def phoneme_segments(events: list[tuple[int, str]], n_samples: int) -> list[tuple[int, int, str]]:
+    """Turn phoneme events ``(sample, IPA name)`` into segments that tile ``[0, n_samples)``.
+
+    Empty names (eSpeak's pauses) and the time before the first event become
+    :data:`SILENCE`; neighbouring segments of the same phoneme are merged;
+    events past the end are clipped.
+
+    Examples
+    --------
+    >>> phoneme_segments([(10, "ð"), (30, "ˈə"), (50, ""), (60, "")], 80)
+    [(0, 10, 'sil'), (10, 30, 'ð'), (30, 50, 'ə'), (50, 80, 'sil')]
+    """
+    bounds: list[tuple[int, str]] = [(0, SILENCE)]
+    for sample, name in events:
+        phone = name.translate(_STRESS).strip() or SILENCE
+        start = int(np.clip(sample, 0, n_samples))
+        if start == bounds[-1][0]:
+            bounds[-1] = (start, phone)  # the later event at the same sample wins
+        elif phone != bounds[-1][1]:
+            bounds.append((start, phone))
+    segments = [
+        (start, end, phone)
+        for (start, phone), (end, _) in zip(bounds, [*bounds[1:], (n_samples, "")], strict=True)
+        if end > start
+    ]
+    merged: list[tuple[int, int, str]] = []
+    for seg in segments:
+        if merged and merged[-1][2] == seg[2]:
+            merged[-1] = (merged[-1][0], seg[1], seg[2])
+        else:
+            merged.append(seg)
+    return merged
+
+
+def _synthesize(
+    text: str, settings: EspeakSettings, options: int
+) -> tuple[np.ndarray, int, list[tuple[int, str]]]:
     if not text.strip():
         raise EmocircError(f"text {text!r}: expected some words to synthesise")
     with _lock:
         _unload()
-        lib = _library()
+        lib = _library(options)
         # The noise source (fricatives, breath) has its own generator; seed it too.
         lib.espeak_ng_SetRandSeed(0)
         if lib.espeak_SetVoiceByName(settings.voice.encode()) != _EE_OK:
@@ -272,11 +395,15 @@ def synthesize(
         for name, param in PARAMETERS.items():
             lib.espeak_SetParameter(param, int(getattr(settings, name)), 0)
         chunks: list[np.ndarray] = _state["chunks"]  # type: ignore[assignment]
+        events: list[tuple[int, str]] = _state["events"]  # type: ignore[assignment]
         chunks.clear()
+        events.clear()
         data = text.encode("utf-8")
         err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         if err != _EE_OK:
             raise EmocircError(f"eSpeak failed (error {err}) on text {text!r}")
         wave = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        found = list(events)
         chunks.clear()
-        return wave.astype(np.int16, copy=False), int(_state["rate"])  # type: ignore[call-overload]
+        events.clear()
+        return wave.astype(np.int16, copy=False), int(_state["rate"]), found  # type: ignore[call-overload]

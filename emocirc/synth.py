@@ -1,4 +1,4 @@
-"""The embedded corpora: synthetic emotional speech in the EMODB and IEMOCAP layouts.
+"""The embedded corpora: synthetic emotional speech in the EMODB and IEMOCAP layouts, and read speech.
 
 EMODB and IEMOCAP cannot be downloaded here, and most readers try the book
 before they hold the licensed corpora.  This module speaks their sentences
@@ -6,6 +6,12 @@ with eSpeak NG (:mod:`emocirc.espeak`), renders each emotion with the rule
 table of :mod:`emocirc.prosody`, and writes the files exactly as the real
 releases lay them out, so :func:`emocirc.corpora.load_corpus` reads them
 unchanged and every chapter runs anywhere.
+
+The unlabelled read-speech corpus that pre-training starts from
+(:func:`synthesize_readspeech`; texts, speakers and alignments in
+:mod:`emocirc.readspeech`) is written here too, by the same machinery.
+Every corpus speaks with eSpeak voice variants of its own
+(:mod:`emocirc.voices`).
 
 Synthetic speech is not human speech: the corpora exercise the code path and
 show whether a method picks up the prosodic differences that were put in,
@@ -59,13 +65,14 @@ from emocirc.prosody import (
     render_prosody,
 )
 from emocirc.provenance import SYNTHETIC_MARKER, is_synthetic
+from emocirc.voices import voices_for
 
 #: Bump whenever a change to this module or the rule table changes the audio:
 #: it is part of the cache key, so cached corpora are then regenerated.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "3"  # 2, 3: EMODB voices disjoint from the other corpora's (emocirc.voices)
 
 #: Kinds of corpus :func:`ensure_corpus` can make.
-KINDS: tuple[str, ...] = ("emodb", "iemocap")
+KINDS: tuple[str, ...] = ("emodb", "iemocap", "readspeech")
 
 #: Manifest of rendered prosody, one row per utterance, written beside the audio.
 MANIFEST = "emocirc-synthetic-utterances.tsv"
@@ -76,30 +83,28 @@ _BASE_GAIN_DB = -16.0
 
 _MAX_PEAK = 0.9
 
-#: eSpeak variants per EMODB speaker (distinct voices; gender from the release).
-EMODB_VOICES: dict[str, str] = {
-    "03": "de+m1",
-    "08": "de+f1",
-    "09": "de+f2",
-    "10": "de+m3",
-    "11": "de+m4",
-    "12": "de+m6",
-    "13": "de+f3",
-    "14": "de+f4",
-    "15": "de+m7",
-    "16": "de+f5",
-}
+#: eSpeak voice per EMODB speaker: German with the variants :mod:`emocirc.voices` allots to EMODB
+#: (gender from the release).
+EMODB_VOICES: dict[str, str] = dict(
+    sorted(
+        (code, f"de+{variant}")
+        for g in ("F", "M")
+        for code, variant in zip(
+            sorted(c for c, sex in EMODB_SPEAKERS.items() if sex == g), voices_for("emodb", g), strict=True
+        )
+    )
+)
 
 #: EMODB's emotion initials (German) per canonical emotion.
 EMODB_LETTERS: dict[str, str] = {label: letter for letter, label in EMODB_CODES.items()}
 
-#: eSpeak variants per IEMOCAP session: (female, male).
+#: eSpeak voices per IEMOCAP session, (female, male): American English with the variants
+#: :mod:`emocirc.voices` allots to IEMOCAP.
 IEMOCAP_VOICES: dict[int, tuple[str, str]] = {
-    1: ("en-us+f1", "en-us+m1"),
-    2: ("en-us+f2", "en-us+m2"),
-    3: ("en-us+f3", "en-us+m3"),
-    4: ("en-us+f4", "en-us+m5"),
-    5: ("en-us+f5", "en-us+m6"),
+    session: (f"en-us+{female}", f"en-us+{male}")
+    for session, female, male in zip(
+        range(1, 6), voices_for("iemocap", "F"), voices_for("iemocap", "M"), strict=True
+    )
 }
 
 #: IEMOCAP code -> the emotion whose prosody renders it (``xxx`` and ``oth`` draw one).
@@ -189,9 +194,19 @@ _SCRIPT_LINES = {
 # One utterance
 
 
-def _named_rng(seed: int, name: str) -> np.random.Generator:
-    # Seeded by a name (an utterance's, a session's), not a position, so an utterance
-    # is the same whatever the scale, the order or the worker that renders it.
+def named_rng(seed: int, name: str) -> np.random.Generator:
+    """The random stream of a named thing (an utterance, a session, a speaker) under ``seed``.
+
+    Seeded by the name, not a position, so an utterance is the same whatever
+    the scale, the order or the worker that renders it.
+
+    Examples
+    --------
+    >>> float(named_rng(0, "a").random()) == float(named_rng(0, "a").random())
+    True
+    >>> float(named_rng(0, "a").random()) == float(named_rng(0, "b").random())
+    False
+    """
     return np.random.default_rng(np.random.SeedSequence([int(seed), zlib.crc32(name.encode())]))
 
 
@@ -202,16 +217,22 @@ def _shape_text(text: str, emotion: str) -> str:
     return text
 
 
-def _jitter(x: np.ndarray, percent: float, rate: int, rng: np.random.Generator) -> np.ndarray:
-    """Perturb the pitch period every 5 ms by resampling with a random rate."""
+def _jitter(
+    x: np.ndarray, percent: float, rate: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Perturb the pitch period every 5 ms by resampling with a random rate.
+
+    Returns the signal and, for each output sample, the input position it was read from
+    (``None`` when nothing changed), so that times in the input can be carried over.
+    """
     if percent <= 0 or x.size < 2:
-        return x
+        return x, None
     step = max(1, rate // 200)
     n_ctrl = x.size // step + 2
     ratio = np.repeat(1.0 + (percent / 100.0) * rng.standard_normal(n_ctrl), step)
     pos = np.cumsum(ratio) - ratio[0]
     pos = pos[pos <= x.size - 1]
-    return np.interp(pos, np.arange(x.size), x)
+    return np.interp(pos, np.arange(x.size), x), pos
 
 
 def _envelope(x: np.ndarray, width: int) -> np.ndarray:
@@ -266,13 +287,61 @@ def synthesize_utterance(
     >>> a.dtype, bool(np.array_equal(a, b)), p.emotion
     (dtype('float32'), True, 'sadness')
     """
+    wave, prosody, _ = _render(text, emotion, speaker, rng, arousal, phonemes=False)
+    return wave, prosody
+
+
+def synthesize_aligned(
+    text: str, speaker: SpeakerProfile, rng: np.random.Generator
+) -> tuple[np.ndarray, RenderedProsody, list[tuple[float, float, str]]]:
+    """Read ``text`` aloud in ``speaker``'s neutral voice, with where each phoneme lies.
+
+    The audio is what :func:`synthesize_utterance` makes of a neutral
+    utterance; eSpeak's phoneme events (:func:`emocirc.espeak.synthesize_phonemes`)
+    are carried through the jitter's time warp and the added lead-in, so
+    the segments are times in the returned 16 kHz signal.
+
+    Returns
+    -------
+    wave : numpy.ndarray
+        float32 mono samples at 16 kHz.
+    prosody : RenderedProsody
+        The values used.
+    segments : list of (start, end, phoneme)
+        Seconds; they tile ``[0, len(wave) / 16000]``, silence as :data:`emocirc.espeak.SILENCE`.
+
+    Examples
+    --------
+    >>> spk = SpeakerProfile("rs000", "M", "en-us+m8")
+    >>> wave, _, segments = synthesize_aligned("the house", spk, np.random.default_rng(0))
+    >>> [p for *_, p in segments]
+    ['sil', 'ð', 'ə', 'h', 'aʊ', 's', 'sil']
+    >>> segments[0][0], abs(segments[-1][1] - wave.size / 16000) < 1e-9
+    (0.0, True)
+    """
+    wave, prosody, segments = _render(text, "neutral", speaker, rng, None, phonemes=True)
+    assert segments is not None
+    return wave, prosody, segments
+
+
+def _render(
+    text: str,
+    emotion: str,
+    speaker: SpeakerProfile,
+    rng: np.random.Generator,
+    arousal: float | None,
+    phonemes: bool,
+) -> tuple[np.ndarray, RenderedProsody, list[tuple[float, float, str]] | None]:
     prosody = render_prosody(emotion, speaker, rng, arousal=arousal)
     settings = espeak.EspeakSettings(
         voice=speaker.voice, rate=prosody.rate, pitch=prosody.pitch, range=prosody.range
     )
-    raw, rate = espeak.synthesize(_shape_text(text, emotion), settings=settings)
+    if phonemes:
+        raw, rate, raw_segments = espeak.synthesize_phonemes(_shape_text(text, emotion), settings=settings)
+    else:
+        raw, rate = espeak.synthesize(_shape_text(text, emotion), settings=settings)
     x = raw.astype(np.float64) / 32768.0
-    x = _jitter(x, prosody.jitter, rate, rng)
+    x, warp = _jitter(x, prosody.jitter, rate, rng)
     rms = float(np.sqrt(np.mean(x**2))) if x.size else 0.0
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     if prosody.harshness > 0 and peak > 0:
@@ -292,10 +361,44 @@ def synthesize_utterance(
         # A recording engineer would have turned this one down rather than clip it.
         x = x * (_MAX_PEAK / peak)
     lead, tail = (int(rng.uniform(0.08, 0.25) * rate) for _ in range(2))
+    body = x.size
     x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
     x = x + 10.0 ** (-70 / 20) * rng.standard_normal(x.size)  # a faint noise floor, as in any room
-    y = soxr.resample(x, rate, SAMPLE_RATE)
-    return np.clip(y, -1.0, 32767 / 32768).astype(np.float32), prosody
+    y = np.clip(soxr.resample(x, rate, SAMPLE_RATE), -1.0, 32767 / 32768).astype(np.float32)
+    segments = None
+    if phonemes:
+        segments = _carry_segments(raw_segments, warp, body, lead, rate, y.size / SAMPLE_RATE)
+    return y, prosody, segments
+
+
+def _carry_segments(
+    raw_segments: list[tuple[int, int, str]],
+    warp: np.ndarray | None,
+    body: int,
+    lead: int,
+    rate: int,
+    total: float,
+) -> list[tuple[float, float, str]]:
+    """Phoneme segments in eSpeak's samples -> seconds of the finished signal (lead-in and tail silent)."""
+    starts = np.array([start for start, _, _ in raw_segments], dtype=float)
+    # The jitter read output sample j from input position warp[j], so input sample s
+    # lands at the first j with warp[j] >= s.
+    moved = np.minimum(np.searchsorted(warp, starts) if warp is not None else starts, body)
+    times = [min((lead + m) / rate, total) for m in moved] + [min((lead + body) / rate, total)]
+    segments = [(times[k], times[k + 1], phone) for k, (_, _, phone) in enumerate(raw_segments)]
+    silence = espeak.SILENCE
+    head = [(0.0, times[0], silence)]
+    tail = [(times[-1], total, silence)]
+    segments = head + segments + tail
+    merged: list[tuple[float, float, str]] = []
+    for start, end, phone in segments:
+        if end <= start:
+            continue
+        if merged and merged[-1][2] == phone:
+            merged[-1] = (merged[-1][0], end, phone)
+        else:
+            merged.append((start, end, phone))
+    return [(float(a), float(b), p) for a, b, p in merged]
 
 
 def _write_wav(path: Path, wave: np.ndarray) -> None:
@@ -306,7 +409,7 @@ def _write_wav(path: Path, wave: np.ndarray) -> None:
 def _render_task(task: dict) -> dict:
     """Render and write one utterance (top-level so worker processes can run it)."""
     speaker = SpeakerProfile(**task["speaker"])
-    rng = _named_rng(task["seed"], task["name"])
+    rng = named_rng(task["seed"], task["name"])
     wave, prosody = synthesize_utterance(
         task["text"], task["emotion"], speaker, rng, arousal=task.get("arousal")
     )
@@ -314,14 +417,29 @@ def _render_task(task: dict) -> dict:
     return {"name": task["name"], "duration": wave.size / SAMPLE_RATE, **prosody.to_dict()}
 
 
-def _run_tasks(tasks: list[dict], jobs: int | None) -> list[dict]:
+def _read_task(task: dict) -> dict:
+    """Render and write one read-speech utterance; its phoneme segments come back to the parent."""
+    speaker = SpeakerProfile(**task["speaker"])
+    rng = named_rng(task["seed"], task["name"])
+    wave, prosody, segments = synthesize_aligned(task["text"], speaker, rng)
+    _write_wav(Path(task["path"]), wave)
+    return {
+        "name": task["name"],
+        "duration": wave.size / SAMPLE_RATE,
+        "samples": int(wave.size),
+        "segments": segments,
+        **prosody.to_dict(),
+    }
+
+
+def _run_tasks(tasks: list[dict], jobs: int | None, worker=_render_task) -> list[dict]:
     jobs = jobs if jobs is not None else min(2, os.cpu_count() or 1)
     if jobs <= 1 or len(tasks) < 50:
-        return [_render_task(t) for t in tasks]
+        return [worker(t) for t in tasks]
     # Results come back in task order, and each task is self-contained, so the
     # files do not depend on how the work was shared out.
     with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("fork")) as pool:
-        return list(pool.map(_render_task, tasks, chunksize=16))
+        return list(pool.map(worker, tasks, chunksize=16))
 
 
 def _check_scale(scale: float) -> float:
@@ -350,7 +468,11 @@ def _write_metadata(root: Path, kind: str, seed: int, scale: float, speakers, re
         "espeak_ng": espeak.version(),
         "utterances": len(results),
         "speakers": [s.to_dict() for s in speakers],
-        "note": "synthetic speech (eSpeak NG with rule-based emotional prosody), not human speech",
+        "note": (
+            "synthetic read speech (eSpeak NG, neutral), not human speech"
+            if kind == "readspeech"
+            else "synthetic speech (eSpeak NG with rule-based emotional prosody), not human speech"
+        ),
     }
     (root / SYNTHETIC_MARKER).write_text(json.dumps(meta, indent=2) + "\n")
     table = pd.DataFrame(results)
@@ -371,9 +493,9 @@ def emodb_speakers(seed: int = 0) -> list[SpeakerProfile]:
     >>> [s.speaker for s in emodb_speakers()][:3]
     ['03', '08', '09']
     >>> emodb_speakers()[0].voice, emodb_speakers()[0].gender
-    ('de+m1', 'M')
+    ('de+m4', 'M')
     """
-    rng = _named_rng(seed, "emodb-speakers")
+    rng = named_rng(seed, "emodb-speakers")
     return [
         random_speaker(code, EMODB_SPEAKERS[code], EMODB_VOICES[code], rng) for code in sorted(EMODB_SPEAKERS)
     ]
@@ -464,7 +586,7 @@ def iemocap_speakers(seed: int = 0) -> list[SpeakerProfile]:
     >>> [s.speaker for s in iemocap_speakers()][:4]
     ['1F', '1M', '2F', '2M']
     """
-    rng = _named_rng(seed, "iemocap-speakers")
+    rng = named_rng(seed, "iemocap-speakers")
     out = []
     for session, (female, male) in IEMOCAP_VOICES.items():
         out.append(random_speaker(f"{session}F", "F", female, rng))
@@ -547,7 +669,7 @@ def synthesize_iemocap(
     with atomic_dir(out) as tmp:
         tasks: list[dict] = []
         for session in IEMOCAP_VOICES:
-            rng = _named_rng(seed, f"session{session}")
+            rng = named_rng(seed, f"session{session}")
             codes = _allocate(len(dialogs) * per_dialog, IEMOCAP_SHARES, required)
             codes = list(rng.permutation(codes))
             for d, (lead, suffix) in enumerate(dialogs):
@@ -609,7 +731,7 @@ def _write_iemocap_annotations(root: Path, tasks: list[dict], results: list[dict
     written_decoy: set[int] = set()
     for dialog, items in by_dialog.items():
         session = items[0][0]["session"]
-        rng = _named_rng(seed, f"annot-{dialog}")
+        rng = named_rng(seed, f"annot-{dialog}")
         emo_dir = root / f"Session{session}" / "dialog" / "EmoEvaluation"
         for sub in ("Categorical", "Attribute", "Self-evaluation"):
             (emo_dir / sub).mkdir(parents=True, exist_ok=True)
@@ -662,6 +784,66 @@ def _write_iemocap_annotations(root: Path, tasks: list[dict], results: list[dict
 
 
 # --------------------------------------------------------------------------
+# Read speech (the pre-training corpus)
+
+
+def synthesize_readspeech(
+    out: str | os.PathLike[str],
+    seed: int = 0,
+    scale: float = 1.0,
+    jobs: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write the unlabelled read-speech corpus of :mod:`emocirc.readspeech` (pre-training's LibriSpeech).
+
+    ``<out>/<speaker>/<speaker>-<nnnn>.wav`` (16 kHz mono PCM), each with its
+    frame-level phoneme alignment ``<speaker>-<nnnn>.phones.tsv`` beside it,
+    a manifest (:data:`emocirc.readspeech.MANIFEST`: speaker, gender, text,
+    duration, prosody) and the synthetic-corpus marker.  Everyone reads in a
+    neutral voice; speakers and sizes follow
+    :func:`emocirc.readspeech.readspeech_plan` (scale 1 is about an hour).
+
+    Parameters and return value are those of :func:`synthesize_emodb`.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = synthesize_readspeech(pathlib.Path(tempfile.mkdtemp()) / "rs", scale=0.01, jobs=1)
+    >>> len(list(root.rglob("*.wav"))), len(list(root.rglob("*.phones.tsv")))
+    (24, 24)
+    """
+    from emocirc import readspeech
+
+    out = _check_out(out, overwrite)
+    n_speakers, per_speaker = readspeech.readspeech_plan(scale)
+    speakers = readspeech.readspeech_speakers(seed, n_speakers)
+    with atomic_dir(out) as tmp:
+        tasks = []
+        for spk in speakers:
+            for i in range(per_speaker):
+                name = f"{spk.speaker}-{i:04d}"
+                text = readspeech.utterance_text(named_rng(seed, f"text-{name}"))
+                tasks.append(
+                    {
+                        "name": name,
+                        "text": text,
+                        "speaker": spk.to_dict(),
+                        "seed": seed,
+                        "path": str(tmp / spk.speaker / f"{name}.wav"),
+                    }
+                )
+        results = _run_tasks(tasks, jobs, worker=_read_task)
+        for task, res in zip(tasks, results, strict=True):
+            segments = res.pop("segments")
+            table = readspeech.frame_alignment(segments, res.pop("samples"))
+            readspeech.write_alignment(readspeech.alignment_path(task["path"]), table)
+            spk = task["speaker"]
+            res.update(speaker=spk["speaker"], gender=spk["gender"], voice=spk["voice"], text=task["text"])
+        _write_metadata(tmp, "readspeech", seed, scale, speakers, results)
+    return out
+
+
+# --------------------------------------------------------------------------
 # The cache
 
 
@@ -685,6 +867,10 @@ def corpus_key(kind: str, seed: int = 0, scale: float = 1.0) -> str:
         "espeak_ng": espeak.version(),
         "rules": RULES.to_json(orient="split", double_precision=6),
     }
+    if kind == "readspeech":
+        from emocirc.readspeech import TEXT_VERSION
+
+        params["text_version"] = TEXT_VERSION
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
     return f"{kind}-{digest}"
 
@@ -730,7 +916,7 @@ def ensure_corpus(
         return root
     with _locked(base / "corpora" / f".{root.name}.lock"):
         if not is_synthetic(root):
-            make = synthesize_emodb if kind == "emodb" else synthesize_iemocap
+            make = {"emodb": synthesize_emodb, "iemocap": synthesize_iemocap}.get(kind, synthesize_readspeech)
             make(root, seed=seed, scale=scale, jobs=jobs, overwrite=True)
     return root
 
@@ -747,6 +933,10 @@ def speaker_profiles(kind: str, seed: int = 0) -> list[SpeakerProfile]:
         return emodb_speakers(seed)
     if kind == "iemocap":
         return iemocap_speakers(seed)
+    if kind == "readspeech":
+        from emocirc.readspeech import readspeech_speakers
+
+        return readspeech_speakers(seed)
     raise EmocircError(f"corpus kind {kind!r}: expected one of {', '.join(KINDS)}")
 
 
@@ -760,8 +950,11 @@ __all__ = [
     "ensure_corpus",
     "iemocap_plan",
     "iemocap_speakers",
+    "named_rng",
     "speaker_profiles",
     "synthesize_emodb",
+    "synthesize_aligned",
     "synthesize_iemocap",
+    "synthesize_readspeech",
     "synthesize_utterance",
 ]

@@ -77,3 +77,35 @@ def test_unknown_voice_and_empty_text_raise():
 
 def test_version_is_a_version_string():
     assert espeak.version().split(".")[0].isdigit()
+
+
+def test_phoneme_segments_tile_the_output_and_leave_the_samples_unchanged():
+    text = "Judge the measure, then think of the boy's house."
+    wave, rate, segments = espeak.synthesize_phonemes(text, voice="en-us+m3")
+    assert np.array_equal(wave, espeak.synthesize(text, voice="en-us+m3")[0])
+    assert segments[0][0] == 0 and segments[-1][1] == wave.size
+    assert all(a[1] == b[0] for a, b in zip(segments, segments[1:], strict=False))
+    assert all(end > start for start, end, _ in segments)
+    phones = [p for _, _, p in segments]
+    assert {"dʒ", "ʒ", "θ", "ð", "ɔɪ", "aʊ"} <= set(phones)
+    assert not any("ˈ" in p or "ˌ" in p for p in phones)  # stress marks are not phonemes
+
+
+def test_phoneme_times_follow_the_audio():
+    text = "Seven sisters, a pause, and seven more."
+    wave, rate, segments = espeak.synthesize_phonemes(text, voice="en-us+m3")
+    x = wave.astype(float)
+
+    def rms(start: int, end: int) -> float:
+        return float(np.sqrt(np.mean(x[start:end] ** 2)))
+
+    pauses = [(s, e) for s, e, p in segments[1:-1] if p == espeak.SILENCE and e - s > 0.05 * rate]
+    vowels = [(s, e) for s, e, p in segments if p in ("ɛ", "ɪ", "ə", "ɔː", "ɑː", "eɪ")]
+    assert pauses and vowels  # the commas give pauses
+    assert max(rms(s, e) for s, e in pauses) < 0.1 * np.median([rms(s, e) for s, e in vowels])
+    # A slower rate lengthens the same phonemes.
+    _, _, slow = espeak.synthesize_phonemes(text, settings=espeak.EspeakSettings("en-us+m3", rate=100))
+    _, _, fast = espeak.synthesize_phonemes(text, settings=espeak.EspeakSettings("en-us+m3", rate=300))
+    assert [p for *_, p in slow if p != espeak.SILENCE] == [p for *_, p in fast if p != espeak.SILENCE]
+    speech = [sum(e - s for s, e, p in segs if p != espeak.SILENCE) for segs in (slow, fast)]
+    assert speech[0] > 1.7 * speech[1]

@@ -162,3 +162,125 @@ def test_layer_summary_reports_best_last_and_spreads():
     assert summary.loc["label", "across_layers"] > summary.loc["label", "across_folds"]
     with pytest.raises(EmocircError, match="fold_std"):
         probing.layer_summary(table.drop(columns="fold_std"))
+
+
+# --------------------------------------------------------------------------- SUPERB-style probes
+
+PHONES = np.array(list("abcdefgh"))
+
+
+def _frame_features(n_speakers=8, n_utt=4, n_frames=50, seed=0, d=12):
+    """Layer 0: noise; layer 1: the phoneme (same code for everyone); layer 2: the phoneme in a
+    code of each speaker's own (decodable only for speakers seen in training); layer 3: the speaker."""
+    rng = np.random.default_rng(seed)
+    shared = {p: rng.normal(size=d) for p in PHONES}
+    own = {s: {p: rng.normal(size=d) for p in PHONES} for s in range(n_speakers)}
+    voice = {s: rng.normal(size=d) for s in range(n_speakers)}
+    frames, labels, speakers = [], [], []
+    for s in range(n_speakers):
+        for _ in range(n_utt):
+            ph = rng.choice(PHONES, size=n_frames).astype("<U3")
+            ph[:5] = "sil"
+            layer0 = rng.normal(size=(n_frames, d))
+            layer1 = np.array([shared.get(p, np.zeros(d)) for p in ph]) + rng.normal(0, 0.4, (n_frames, d))
+            layer2 = np.array([own[s].get(p, np.zeros(d)) for p in ph]) + rng.normal(0, 0.4, (n_frames, d))
+            layer3 = voice[s] + rng.normal(0, 1.0, (n_frames, d))
+            frames.append(np.stack([layer0, layer1, layer2, layer3]).astype(np.float32))
+            labels.append(ph)
+            speakers.append(f"spk{s}")
+    n = len(frames)
+    f = Features(
+        ids=np.array([f"u{i}" for i in range(n)]),
+        labels=np.full(n, ""),
+        speakers=np.array(speakers),
+        embeddings=np.stack([x.mean(axis=1) for x in frames]),
+        layers=np.array([0, 1, 2, 3]),
+        valence=np.full(n, np.nan),
+        arousal=np.full(n, np.nan),
+        frames=frames,
+    )
+    return f, labels
+
+
+def test_phoneme_probe_reads_the_shared_code_and_scores_only_unseen_speakers():
+    f, labels = _frame_features()
+    result = probing.phoneme_probe(f, labels, test_fraction=0.25, seed=0)
+    table = result.table.set_index("layer")
+    assert list(result.table.columns) == list(probing.FRAME_COLUMNS)
+    assert (table["metric"] == "frame_accuracy").all() and (table["classes"] == 8).all()
+    assert table.loc[1, "score"] > 0.95
+    # Noise, and a code that differs per speaker, both fall to chance on speakers the probe never saw.
+    for layer in (0, 2):
+        assert table.loc[layer, "score"] < table.loc[layer, "chance"] + 0.12, layer
+    assert (table["chance"] > 0.05).all() and (table["chance"] < 0.25).all()
+    held_out = set(result.correct["group"])
+    assert len(held_out) == 2 and (table["groups"] == 2).all()
+    # Silence is left out: 45 of each utterance's 50 frames are scored.
+    assert (table["n_test"] == 2 * 4 * 45).all() and (table["n_train"] == 6 * 4 * 45).all()
+    # The same probe on seen speakers would decode the per-speaker code: the hold-out is what stops it.
+    assert result.correct.groupby("layer")["total"].sum().eq(360).all()
+
+
+def test_phoneme_probe_test_speakers_and_cost_bounds():
+    f, labels = _frame_features()
+    result = probing.phoneme_probe(
+        f, labels, test_speakers=["spk0", "spk5"], layers=[1], max_train_frames=300
+    )
+    assert set(result.correct["group"]) == {"spk0", "spk5"}
+    assert result.table["n_train"].tolist() == [300] and result.table["layer"].tolist() == [1]
+    assert result.score(1) > 0.9
+    with pytest.raises(EmocircError, match="layer 7"):
+        result.score(7)
+
+
+def test_phoneme_probe_bad_inputs_say_what_was_expected():
+    f, labels = _frame_features(n_speakers=3, n_utt=2)
+    with pytest.raises(EmocircError, match="utterance u1: 49 frame labels for 50 frames"):
+        probing.phoneme_probe(f, [labels[0], labels[1][:-1], *labels[2:]])
+    with pytest.raises(EmocircError, match="expected 6 utterances"):
+        probing.phoneme_probe(f, labels[:3])
+    with pytest.raises(EmocircError, match="not among"):
+        probing.phoneme_probe(f, labels, test_speakers=["nobody"])
+    with pytest.raises(EmocircError, match="at least one speaker to train on"):
+        probing.phoneme_probe(f, labels, test_speakers=["spk0", "spk1", "spk2"])
+    pooled = Features(**{**f.__dict__, "frames": None})
+    with pytest.raises(EmocircError, match="frames=True"):
+        probing.phoneme_probe(pooled, labels)
+
+
+def test_speaker_probe_holds_out_utterances_of_known_speakers():
+    f, _ = _frame_features(n_speakers=8, n_utt=6)
+    result = probing.speaker_probe(f, test_fraction=0.34, seed=1)
+    table = result.table.set_index("layer")
+    assert (table["metric"] == "utterance_accuracy").all()
+    assert table.loc[3, "score"] > 0.95  # the speaker layer
+    assert table.loc[0, "score"] < 0.4  # noise: chance is 1/8
+    # Every speaker is in the test set (utterances held out, not speakers) with 2 of 6 utterances.
+    assert set(result.correct["group"]) == set(f.speakers)
+    assert result.correct.groupby("layer")["total"].sum().eq(16).all()
+    assert (table["n_train"] + table["n_test"] == 48).all()
+
+
+def test_probe_margin_resolves_a_real_difference_and_not_a_null_one():
+    f, labels = _frame_features()
+    result = probing.phoneme_probe(f, labels, seed=0)
+    real = probing.probe_margin(result, result, layer_a=1, layer_b=0, seed=0)
+    assert real["margin"] > 0.6 and 0.5 < real["lo"] <= real["margin"] <= real["hi"]
+    assert (real["layer_a"], real["layer_b"], real["groups"]) == (1, 0, 2)
+    # Two independent noise layers (another draw, the same labels and speakers): the interval holds 0.
+    g, _ = _frame_features(seed=1)
+    null = probing.probe_margin(result, probing.phoneme_probe(g, labels, layers=[0], seed=0), 0, 0)
+    assert abs(null["margin"]) < 0.05 and null["lo"] <= 0 <= null["hi"]
+    assert probing.probe_margin(result, result)["margin"] == 0.0  # best layer against itself
+    other_split = probing.phoneme_probe(f, labels, seed=3)
+    if set(other_split.correct["group"]) != set(result.correct["group"]):
+        with pytest.raises(EmocircError, match="same held-out speakers"):
+            probing.probe_margin(result, other_split)
+
+
+def test_describe_margin_follows_the_interval():
+    assert probing.describe_margin({"margin": 0.2, "lo": 0.1, "hi": 0.3}).startswith(
+        "pre-trained ahead by +0.200"
+    )
+    assert probing.describe_margin({"margin": -0.2, "lo": -0.3, "hi": -0.1}, "A", "B").startswith("B ahead")
+    assert "does not resolve" in probing.describe_margin({"margin": 0.05, "lo": -0.01, "hi": 0.1})
