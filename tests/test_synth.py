@@ -193,3 +193,11 @@ def test_cli_writes_a_corpus_and_reports_bad_input_on_one_line(tmp_path, capsys)
     assert err.count("\n") == 0 and "scale 0.0" in err and "expected" in err
     assert main(["synth", "emodb", str(tmp_path / "c"), "--scale", str(SCALE)]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_cli_writes_the_read_speech_corpus_with_alignments(tmp_path, capsys):
+    out = tmp_path / "rs"
+    assert main(["synth", "readspeech", str(out), "--scale", "0.005", "--jobs", "1"]) == 0
+    wavs = sorted(out.rglob("*.wav"))
+    assert wavs and f"{len(wavs)} utterances" in capsys.readouterr().out
+    assert all(w.with_name(w.stem + ".phones.tsv").is_file() for w in wavs)
