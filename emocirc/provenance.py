@@ -73,8 +73,15 @@ def describe_backbone(backbone: str | os.PathLike[str]) -> str:
             base = f" from `{cfg.get('model', '?')}`"
         except (OSError, ValueError):
             pass
-        return f"`{path.name}`: encoder fine-tuned by emocirc{base}"
-    return f"`{spec}`"
+        return f"`{path.name}`: encoder fine-tuned by emocirc{base}" + _weights(spec)
+    return f"`{spec}`" + _weights(spec)
+
+
+def _weights(spec: str) -> str:
+    from emocirc.checkpoints import describe_checkpoint
+
+    weights = describe_checkpoint(spec)
+    return f", {weights}" if weights else ""
 
 
 def banner_text(data: dict[str, str | os.PathLike[str] | None], backbone: str | os.PathLike[str]) -> str:

@@ -87,6 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise EmocircError(f"{args.root}: no readable utterances; expected at least one")
     device = resolve_device(args.device)
     backbone = load_backbone(args.model, device)
+    if backbone.checkpoint is not None:
+        print(f"emocirc: {args.model}: {backbone.checkpoint.describe()}", file=sys.stderr)
     common = {
         "layers": args.layers,
         "device": device,
