@@ -22,8 +22,9 @@ array         content
 ``arousal``   float, N (likewise)
 ============  =========================================================
 
-Files also carry ``backbone``, ``fingerprint``, ``precision`` (0-d strings)
-and, when frame-level output was asked for, ``frames`` (float32, total
+Files also carry ``backbone``, ``fingerprint``, ``precision`` (0-d strings),
+``skipped`` (str, one ``"<path>: <reason>"`` per input left out with
+``skip_bad``; absent from files written before it, read as none) and, when frame-level output was asked for, ``frames`` (float32, total
 frames x L x D) with ``frame_offsets`` (int, N + 1): utterance ``i`` owns
 rows ``frame_offsets[i]:frame_offsets[i + 1]``.
 
@@ -165,6 +166,7 @@ class Features:
         arrays = {name: getattr(self, name) for name in REQUIRED_ARRAYS}
         for name in ("backbone", "fingerprint", "precision"):
             arrays[name] = np.array(self.info.get(name, ""))
+        arrays["skipped"] = np.array([str(s) for s in self.skipped], dtype=str)
         if self.frames is not None:
             counts = [f.shape[1] for f in self.frames]
             arrays["frame_offsets"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -247,6 +249,7 @@ def load_features(path: str | os.PathLike[str]) -> Features:
         frames=frames,
         starts=arrays.get("starts"),
         ends=arrays.get("ends"),
+        skipped=[str(s) for s in arrays["skipped"]] if "skipped" in arrays else [],
         info={name: str(arrays[name]) for name in ("backbone", "fingerprint", "precision") if name in arrays},
     )
 
@@ -1288,7 +1291,8 @@ def extract_features(
         Reuse and store per-utterance results under ``cache_dir`` (default
         ``default_cache_dir()``), in its ``features`` sub-directory.
     skip_bad:
-        Leave out unreadable files (listed in ``Features.skipped``) instead of
+        Leave out unreadable files (listed in ``Features.skipped``, after the
+        files a corpus table's ``attrs["skipped"]`` lists) instead of
         stopping with an :class:`EmocircError` naming the first one.
     progress:
         Show a progress bar (audio seconds) on stderr.
@@ -1326,7 +1330,8 @@ def extract_features(
             todo.append(item)
     todo.sort(key=lambda it: (it.samples, it.index))
 
-    skipped: list[str] = []
+    # Files a corpus table left out at load time (load_corpus(skip_bad=True)) are recorded too.
+    skipped: list[str] = [str(s) for s in getattr(source, "attrs", {}).get("skipped", [])]
     bar = _progress_bar(sum(it.samples for it in todo if not it.problem), progress)
 
     def load_batch(batch: list[_Item]) -> list[tuple[_Item, np.ndarray | str]]:

@@ -710,6 +710,7 @@ def finetune_cached(
     format: str = "auto",
     *,
     scale: float = 1.0,
+    skip_bad: bool = False,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Path:
@@ -729,6 +730,9 @@ def finetune_cached(
         Corpus layout (``auto``, ``iemocap``, ``emodb``, ``csv``).
     scale:
         Size of the synthetic corpus when ``corpus_root`` is ``None``.
+    skip_bad:
+        Leave out damaged audio files (recorded in the run's
+        ``training_config.json``) instead of stopping, naming them.
     """
     from emocirc.corpora import load_corpus
 
@@ -736,7 +740,7 @@ def finetune_cached(
         from emocirc.synth import ensure_corpus
 
         corpus_root = ensure_corpus("iemocap", seed=config.seed, scale=scale, cache_dir=cache_dir)
-    df = load_corpus(corpus_root, format=format, four_class=True)
+    df = load_corpus(corpus_root, format=format, four_class=True, skip_bad=skip_bad)
     key = _digest(config.hash() + data_fingerprint(prepare_table(df, config.labels)) + _TRAINING_VERSION)
     out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return finetune(df, config, out / "runs" / key, progress=progress, log=log)
@@ -1005,6 +1009,7 @@ def _finetune_split(
                 "split": split.name,
                 "sizes": {k: int(v.size) for k, v in parts.items()},
                 "corpus": {k: str(v) for k, v in table.attrs.items() if k in ("format", "root")},
+                "skipped": [str(s) for s in table.attrs.get("skipped", [])],  # left out by skip_bad
                 "backbone_fingerprint": backbone.fingerprint,
                 "emocirc_version": __version__,
             },
@@ -1169,7 +1174,8 @@ def evaluate(
         ``unweighted_recall`` (UA), ``macro_f1``, ``recall`` (per class),
         ``labels``, ``confusion`` (rows true, columns predicted),
         ``happiness_as_anger`` (share of true happiness predicted as anger;
-        NaN without happiness) and ``predictions`` (a DataFrame, see :func:`predict`).
+        NaN without happiness), ``skipped`` (files the corpus table left out
+        with ``skip_bad``) and ``predictions`` (a DataFrame, see :func:`predict`).
     """
     model = load_classifier(checkpoint, device=_resolve_device(device))
     table = prepare_table(df, model.labels)
@@ -1194,6 +1200,7 @@ def evaluate(
         "labels": summary["labels"],
         "confusion": summary["confusion"],
         "happiness_as_anger": share,
+        "skipped": [str(s) for s in df.attrs.get("skipped", [])],
         "predictions": preds,
     }
 
