@@ -31,6 +31,7 @@ batch_size = 4
 lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
 lr_head = 5e-3  # the recipe: 1e-4
 n_components = 10  # components in the explained-variance figure
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd
@@ -58,8 +59,8 @@ config = FinetuneConfig(
     lr_backbone=lr_backbone,
     lr_head=lr_head,
 )
-run = finetune_cached(iemocap_root, config)
-banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run)
+run = finetune_cached(iemocap_root, config, skip_bad=skip_bad)
+banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## Fine-tuned embeddings of EMODB
@@ -68,7 +69,7 @@ banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run)
 # hidden state, the representation its classifier reads.
 
 # %%
-emodb = load_corpus(emodb_root)
+emodb = load_corpus(emodb_root, skip_bad=skip_bad)
 # All hidden states, as the next chapters ask for them: one cached extraction serves them all.
 features = extract_features(emodb, str(run), device=device)
 X, y = features.layer(int(features.layers[-1])), features.labels

@@ -38,6 +38,7 @@ layer = None  # hidden state to analyse; None = the last one (the seed's pooled 
 dims = 2  # PCA dimensions of the Gaussians and distances (2 or 3)
 standardize = False  # scale embedding dimensions before the PCA
 n_boot = 200  # bootstrap resamples for the intervals
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 from IPython.display import display
@@ -65,10 +66,10 @@ if features_from == "finetuned":
         lr_backbone=lr_backbone,
         lr_head=lr_head,
     )
-    encoder = str(finetune_cached(iemocap_root, config))
+    encoder = str(finetune_cached(iemocap_root, config, skip_bad=skip_bad))
 else:
     encoder = backbone
-banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
+banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## Embeddings of EMODB
@@ -78,7 +79,7 @@ banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
 # output, which is the last layer here.
 
 # %%
-corpus = load_corpus(emodb_root)
+corpus = load_corpus(emodb_root, skip_bad=skip_bad)
 features = extract_features(corpus, encoder, device=device)
 result = analyze(features, layer=layer, dims=dims, standardize=standardize, n_boot=n_boot, seed=seed)
 print(f"{len(corpus)} utterances, layer {result.layer}, counts:", result.to_dict()["counts"])

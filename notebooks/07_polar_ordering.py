@@ -34,6 +34,7 @@ seed = 0
 layer = None  # hidden state to analyse; None = the last one
 n_boot = 200  # bootstrap resamples for the intervals
 n_permutations = 9999  # permutations for the order test (exact when fewer labels)
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd
@@ -66,14 +67,15 @@ if features_from == "finetuned":
                 lr_backbone=lr_backbone,
                 lr_head=lr_head,
             ),
+            skip_bad=skip_bad,
         )
     )
 else:
     encoder = backbone
-banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
+banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %%
-features = extract_features(load_corpus(emodb_root), encoder, device=device)
+features = extract_features(load_corpus(emodb_root, skip_bad=skip_bad), encoder, device=device)
 result = analyze(features, layer=layer, dims=2, origin="grand-mean", n_boot=n_boot, seed=seed)
 
 # %% [markdown]

@@ -40,6 +40,7 @@ layer = None  # hidden state to analyse; None = the last one
 reference = "russell"  # expected positions: "russell" or "nrc-vad"
 ridge_alpha = 1.0  # regularisation of the supervised alternative
 n_boot = 50  # bootstrap resamples (intervals are not the point of this chapter)
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd
@@ -72,10 +73,11 @@ if "finetuned" in (features_from, iemocap_features_from):
                 lr_backbone=lr_backbone,
                 lr_head=lr_head,
             ),
+            skip_bad=skip_bad,
         )
     )
 encoder = finetuned if features_from == "finetuned" else backbone
-banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
+banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## EMODB on the circumplex
@@ -85,7 +87,7 @@ banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
 # utterances are projected like every other).
 
 # %%
-features = extract_features(load_corpus(emodb_root), encoder, device=device)
+features = extract_features(load_corpus(emodb_root, skip_bad=skip_bad), encoder, device=device)
 result = analyze(features, layer=layer, dims=2, reference=reference, n_boot=n_boot, seed=seed)
 pd.Series(result.mapping.to_dict())
 
@@ -114,7 +116,7 @@ fig = circplot.circumplex_diagram(
 
 # %%
 iemocap_encoder = finetuned if iemocap_features_from == "finetuned" else backbone
-iemocap = extract_features(load_corpus(iemocap_root), iemocap_encoder, device=device)
+iemocap = extract_features(load_corpus(iemocap_root, skip_bad=skip_bad), iemocap_encoder, device=device)
 X, used_layer = select_layer(iemocap.as_dict(), layer)
 scores = {
     method: speaker_independent_ccc(

@@ -42,6 +42,7 @@ explorer_windows = [6.0]  # further window lengths offered by the explorer (hop:
 grid_size = 50  # density cells per axis
 bandwidth = 0.15  # Gaussian kernel width on the -1..1 plane
 edge_days = 3  # days averaged at each end of the diary to measure the drift
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import tempfile
@@ -71,7 +72,7 @@ if diary_root is None:
     )
 encoder = load_backbone(backbone, device=device)
 layer = encoder.num_layers // 2 if layer is None else layer
-banner({"IEMOCAP": train_root, "Mood diary": diary_root}, backbone)
+banner({"IEMOCAP": train_root, "Mood diary": diary_root}, backbone, skip_bad=skip_bad, corpora=["IEMOCAP"])
 
 # %% [markdown]
 # ## The diary
@@ -101,7 +102,7 @@ if segments is not None:
 # positions {cite}`mohammad2018`.
 
 # %%
-corpus = load_corpus(train_root)
+corpus = load_corpus(train_root, skip_bad=skip_bad)
 mapping = moods.fit_corpus_mapping(corpus, encoder, layer, method=method, device=device, seed=seed)
 print(f"fitted '{method}' on {len(corpus)} utterances, layer {layer} of {encoder.num_layers}")
 

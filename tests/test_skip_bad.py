@@ -140,3 +140,40 @@ def test_features_files_without_a_skipped_array_stay_readable(tmp_path):
         old = {name: npz[name] for name in npz.files if name != "skipped"}
     np.savez(tmp_path / "old.npz", **old)
     assert load_features(tmp_path / "old.npz").skipped == []
+
+
+def test_banner_stops_a_chapter_on_damaged_audio_unless_skip_bad(tmp_path):
+    from emocirc.errors import EmocircError
+    from emocirc.provenance import banner
+
+    root = make_emodb(tmp_path / "emodb")
+    bad = damage(root / "wav" / EMODB_SAMPLE[2], "header")
+    with pytest.raises(EmocircError, match=str(bad)):
+        banner(
+            {"EMODB": root, "Mood diary": tmp_path / "not-a-corpus"},
+            "tiny",
+            skip_bad=False,
+            corpora=["EMODB"],
+        )
+    text = banner({"EMODB": root}, "tiny", skip_bad=True).data
+    assert "Left out (skip_bad)" in text and f"`{bad}`" in text and ":class: warning" in text
+    # Without the check (skip_bad=None, as in chapter 1) nothing is read.
+    assert "Left out" not in banner({"EMODB": root}, "tiny").data
+
+
+def test_skip_bad_reaches_every_chapter_that_loads_a_corpus(book_build, tmp_path):
+    params = tmp_path / "p.yml"
+    params.write_text("shared:\n  skip_bad: true\n")
+    notebooks = book_build.discover()
+    overrides = book_build.load_params(params, notebooks)
+    takers = {stem for stem, values in overrides.items() if values.get("skip_bad") is True}
+    loaders = {
+        p.stem for p in notebooks if "load_corpus(" in p.read_text() or "finetune_cached(" in p.read_text()
+    }
+    assert loaders and loaders <= takers
+    for path in notebooks:
+        if path.stem in loaders:
+            source = path.read_text()
+            calls = source.count("load_corpus(") + source.count("finetune_cached(") + source.count("banner(")
+            # Every corpus load, fine-tuning and banner of the chapter passes it on.
+            assert source.count("skip_bad=skip_bad") == calls, path.name
