@@ -24,7 +24,8 @@ array         content
 
 Files also carry ``backbone``, ``fingerprint``, ``precision`` (0-d strings),
 ``skipped`` (str, one ``"<path>: <reason>"`` per input left out with
-``skip_bad``; absent from files written before it, read as none) and, when frame-level output was asked for, ``frames`` (float32, total
+``skip_bad``; absent from older files, read as none) and, when frame-level
+output was asked for, ``frames`` (float32, total
 frames x L x D) with ``frame_offsets`` (int, N + 1): utterance ``i`` owns
 rows ``frame_offsets[i]:frame_offsets[i + 1]``.
 
@@ -1291,8 +1292,7 @@ def extract_features(
         Reuse and store per-utterance results under ``cache_dir`` (default
         ``default_cache_dir()``), in its ``features`` sub-directory.
     skip_bad:
-        Leave out unreadable files (listed in ``Features.skipped``, after the
-        files a corpus table's ``attrs["skipped"]`` lists) instead of
+        Leave out unreadable files (listed in ``Features.skipped``) instead of
         stopping with an :class:`EmocircError` naming the first one.
     progress:
         Show a progress bar (audio seconds) on stderr.
@@ -1330,8 +1330,7 @@ def extract_features(
             todo.append(item)
     todo.sort(key=lambda it: (it.samples, it.index))
 
-    # Files a corpus table left out at load time (load_corpus(skip_bad=True)) are recorded too.
-    skipped: list[str] = [str(s) for s in getattr(source, "attrs", {}).get("skipped", [])]
+    skipped: list[str] = []
     bar = _progress_bar(sum(it.samples for it in todo if not it.problem), progress)
 
     def load_batch(batch: list[_Item]) -> list[tuple[_Item, np.ndarray | str]]:

@@ -112,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         feats = _windows(df, backbone, args, common, extract_windows, Features)
     elapsed = time.perf_counter() - started
+    if args.window is None:  # files the corpus load left out come first (the windows path has them)
+        feats.skipped = [*df.attrs.get("skipped", []), *feats.skipped]
     for problem in feats.skipped:
         print(f"emocirc: skipped: {problem}", file=sys.stderr)
     save_features(out, feats)
