@@ -64,7 +64,15 @@ import torch
 from torch import nn
 
 from emocirc import __version__
-from emocirc._io import atomic_dir, atomic_path, default_cache_dir, recover_dir, write_json, write_text
+from emocirc._io import (
+    atomic_dir,
+    atomic_path,
+    default_cache_dir,
+    fsync_tree,
+    recover_dir,
+    write_json,
+    write_text,
+)
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.errors import EmocircError
 from emocirc.features import (
@@ -1104,6 +1112,7 @@ def _write_run(
     staging = Path(tempfile.mkdtemp(prefix=".encoder.", dir=out))
     try:
         encoder_backbone.save_pretrained(staging)
+        fsync_tree(staging)  # on disk before the renames publish it
         for item in staging.iterdir():
             os.replace(item, out / item.name)
     finally:
