@@ -365,3 +365,11 @@ def test_to_hf_dataset_keeps_paths_as_strings(tmp_path):
     assert ds[0]["duration"] == pytest.approx(df["duration"][0])
     back = ds.to_pandas()
     pd.testing.assert_series_equal(back["label"], df["label"], check_dtype=False)
+
+
+def test_to_hf_dataset_without_datasets_says_which_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as if the hf extra were not installed
+    with pytest.raises(EmocircError, match=r"emocirc\[hf\]"):
+        to_hf_dataset(pd.DataFrame({"id": ["a"], "path": ["/x/a.wav"]}))
