@@ -224,7 +224,8 @@ def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool, CheckpointInfo]:
     # from config.model_type and leaves the heads (listed in the info) unloaded.
     source, info = encoder_directory(directory, config.model_type)
     try:
-        with quiet_loading():
+        # transformers' own report of the unused head tensors is replaced by info.dropped.
+        with quiet_loading(), _transformers_errors_only():
             model, loading = AutoModel.from_pretrained(
                 str(source),
                 use_safetensors=True,
@@ -240,6 +241,18 @@ def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool, CheckpointInfo]:
         ) from err
     check_encoder_loaded(str(directory), loading)
     return model, _do_normalize(directory), info
+
+
+@contextlib.contextmanager
+def _transformers_errors_only():
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
 
 
 def _checkpoint_directory(spec: str) -> Path:

@@ -189,7 +189,7 @@ def load_corpus(
     durations, damaged = _check_headers(table)
     if damaged and not skip_bad:
         raise EmocircError(damaged_files_message(root, [reason for _, reason in damaged], len(table)))
-    problems.extend(f"{utterance}: {reason}; utterance left out (skip_bad)" for utterance, reason in damaged)
+    problems.extend(f"{utterance}: {reason}; utterance left out" for utterance, reason in damaged)
     bad_ids = {utterance for utterance, _ in damaged}
     table = table.assign(duration=durations)[~table["id"].isin(bad_ids).to_numpy()]
     if strict and problems:
