@@ -153,6 +153,42 @@ def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def atomic_dir_once(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Like :func:`atomic_dir` for content-addressed entries: the first complete writer wins.
+
+    The new directory is renamed onto ``path`` only if there is none yet
+    (``rename`` refuses a non-empty target), so a concurrent reader of an
+    entry never sees it replaced; a loser's copy is discarded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for text in ("first", "second"):
+    ...     with atomic_dir_once(d / "entry") as tmp:
+    ...         _ = (tmp / "f").write_text(text)
+    >>> (d / "entry" / "f").read_text()
+    'first'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_dir(path, ".partial")
+    try:
+        yield tmp
+        fsync_tree(tmp)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+        else:
+            fsync_dir(path.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _aside_prefix(path: Path) -> str:
     return f".{path.name}.old-"
 

@@ -33,7 +33,7 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from emocirc._io import atomic_dir, atomic_path, default_cache_dir
+from emocirc._io import atomic_dir_once, atomic_path, default_cache_dir
 from emocirc.errors import EmocircError
 
 #: Attribute name under which each wav2vec2-family model type keeps its encoder in a model with a head
@@ -408,7 +408,7 @@ def encoder_directory(
     from safetensors.torch import save_file
 
     encoder = {new: state[old].contiguous().clone() for old, new in keep.items()}
-    with atomic_dir(target) as tmp:
+    with atomic_dir_once(target) as tmp:  # concurrent converters: the first copy is kept
         for item in directory.iterdir():
             if item.suffix == ".json" and item.name not in (PYTORCH_INDEX, SAFETENSORS_INDEX):
                 shutil.copyfile(item, tmp / item.name)

@@ -98,3 +98,15 @@ def test_save_npz_round_trips(tmp_path):
     save_npz(tmp_path / "f.npz", a=np.arange(3))
     with np.load(tmp_path / "f.npz") as data:
         assert data["a"].tolist() == [0, 1, 2]
+
+
+def test_atomic_dir_once_keeps_the_first_complete_entry(tmp_path):
+    from emocirc._io import atomic_dir_once
+
+    with atomic_dir_once(tmp_path / "entry") as first:
+        (first / "f").write_text("1")
+        # A second writer finishes while the first is still writing: its entry is the one kept.
+        with atomic_dir_once(tmp_path / "entry") as second:
+            (second / "f").write_text("2")
+    assert (tmp_path / "entry" / "f").read_text() == "2"
+    assert [p.name for p in tmp_path.iterdir()] == ["entry"]  # the loser's copy is gone
