@@ -19,6 +19,7 @@
 
 # %% tags=["parameters"]
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
@@ -31,7 +32,6 @@ batch_size = 4
 lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
 lr_head = 5e-3  # the recipe: 1e-4
 n_components = 10  # components in the explained-variance figure
-skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd

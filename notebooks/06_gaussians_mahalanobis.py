@@ -22,6 +22,7 @@
 
 # %% tags=["parameters"]
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 iemocap_root = None  # IEMOCAP folder to fine-tune on; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
@@ -38,7 +39,6 @@ layer = None  # hidden state to analyse; None = the last one (the seed's pooled 
 dims = 2  # PCA dimensions of the Gaussians and distances (2 or 3)
 standardize = False  # scale embedding dimensions before the PCA
 n_boot = 200  # bootstrap resamples for the intervals
-skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 from IPython.display import display

@@ -23,6 +23,7 @@
 
 # %% tags=["parameters"]
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
@@ -40,7 +41,6 @@ layer = None  # hidden state to analyse; None = the last one
 reference = "russell"  # expected positions: "russell" or "nrc-vad"
 ridge_alpha = 1.0  # regularisation of the supervised alternative
 n_boot = 50  # bootstrap resamples (intervals are not the point of this chapter)
-skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd

@@ -27,6 +27,7 @@
 # %% tags=["parameters"]
 diary_root = None  # folder of YYYY-MM-DD/*.wav, or a CSV with path,day; None = a synthetic diary
 iemocap_root = None  # IEMOCAP folder for fitting the mapping; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 days = 14  # synthetic diary: number of days (the seed's figure spans two weeks)
 recordings_per_day = 2  # synthetic diary: recordings per day
@@ -42,7 +43,6 @@ explorer_windows = [6.0]  # further window lengths offered by the explorer (hop:
 grid_size = 50  # density cells per axis
 bandwidth = 0.15  # Gaussian kernel width on the -1..1 plane
 edge_days = 3  # days averaged at each end of the diary to measure the drift
-skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import tempfile
