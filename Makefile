@@ -13,7 +13,7 @@ TIMEOUT ?= 1800
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[book,test]'
+	$(PY) -m pip install --quiet -e '.[book,test,hf]'
 	@touch $(STAMP)
 
 setup: $(STAMP)

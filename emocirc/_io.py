@@ -1,8 +1,15 @@
-"""Atomic file and directory writes.
+"""Atomic, durable file and directory writes.
 
 Nothing that emocirc saves is ever seen half-written: files are written to a
 temporary sibling and renamed into place, directories are built in a
-temporary sibling and renamed as a whole.
+temporary sibling and renamed as a whole.  Before the rename that publishes
+it, the new file (or every file and folder of the new directory) is
+fsync'ed, and after it the parent directory is, so that a power cut or a
+kernel crash leaves the old version or the new one, never a renamed but
+empty file.  Temporary files are created with mode 0o666 and folders with
+0o777, which the kernel reduces by the process's umask as for any
+``open()``: the umask is never read or set here (``os.umask`` would set it
+for every thread of the process).
 """
 
 from __future__ import annotations
@@ -10,8 +17,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,9 +26,80 @@ from typing import Any
 import numpy as np
 
 
+def fsync_file(path: str | os.PathLike[str]) -> None:
+    """Flush a file's data and metadata to the disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Flush a directory's entries (creations, renames) to the disk; a no-op where unsupported."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and Windows) cannot fsync a directory
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(path: str | os.PathLike[str]) -> None:
+    """fsync every file and folder under ``path`` (deepest first), then ``path`` itself.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> _ = (d / "a.txt").write_text("x")
+    >>> fsync_tree(d)
+    """
+    path = Path(path)
+    if path.is_file():
+        fsync_file(path)
+        return
+    for folder, _dirs, files in os.walk(path, topdown=False):
+        for name in files:
+            fsync_file(Path(folder) / name)
+        fsync_dir(folder)
+
+
+def _temporary_name(path: Path, suffix: str) -> Path:
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{suffix}")
+
+
+def _new_file(path: Path, suffix: str) -> Path:
+    """Create an empty temporary sibling of ``path`` exclusively, mode 0o666 less the umask."""
+    for _ in range(100):
+        tmp = _temporary_name(path, suffix)
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path}: could not create a temporary sibling")  # pragma: no cover
+
+
+def _new_dir(path: Path, suffix: str) -> Path:
+    """Create a temporary sibling directory of ``path`` exclusively, mode 0o777 less the umask."""
+    for _ in range(100):
+        tmp = _temporary_name(path, suffix)
+        try:
+            os.mkdir(tmp, 0o777)
+            return tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{path}: could not create a temporary sibling")  # pragma: no cover
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it onto ``path`` on success.
+    """Yield a temporary path beside ``path``; fsync it and rename it onto ``path`` on success.
 
     On an exception the temporary file is removed and ``path`` is untouched.
 
@@ -36,15 +114,13 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or ".tmp", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = _new_file(path, suffix or ".tmp")
     try:
         yield tmp
-        # mkstemp makes the file private (0600); give it the mode a plain open() would.
         if tmp.exists():
-            os.chmod(tmp, 0o666 & ~_umask())
+            fsync_file(tmp)
         os.replace(tmp, path)
+        fsync_dir(path.parent)
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -52,24 +128,62 @@ def atomic_path(path: str | os.PathLike[str], suffix: str = "") -> Iterator[Path
 
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary directory beside ``path``; rename it onto ``path`` on success.
+    """Yield a temporary directory beside ``path``; fsync it and rename it onto ``path`` on success.
 
     An existing ``path`` is replaced only after the new one is complete, so a
     reader sees either the old complete directory or the new complete one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent))
+    tmp = _new_dir(path, ".partial")
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
+        fsync_tree(tmp)
         if path.exists():
             old = path.with_name(f"{_aside_prefix(path)}{os.getpid()}")
             os.replace(path, old)
             os.replace(tmp, path)
+            fsync_dir(path.parent)
             shutil.rmtree(old, ignore_errors=True)
         else:
             os.replace(tmp, path)
+            fsync_dir(path.parent)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def atomic_dir_once(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Like :func:`atomic_dir` for content-addressed entries: the first complete writer wins.
+
+    The new directory is renamed onto ``path`` only if there is none yet
+    (``rename`` refuses a non-empty target), so a concurrent reader of an
+    entry never sees it replaced; a loser's copy is discarded.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> for text in ("first", "second"):
+    ...     with atomic_dir_once(d / "entry") as tmp:
+    ...         _ = (tmp / "f").write_text(text)
+    >>> (d / "entry" / "f").read_text()
+    'first'
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _new_dir(path, ".partial")
+    try:
+        yield tmp
+        fsync_tree(tmp)
+        try:
+            os.rename(tmp, path)
+        except OSError:
+            if not path.is_dir():
+                raise
+        else:
+            fsync_dir(path.parent)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -102,13 +216,8 @@ def recover_dir(path: str | os.PathLike[str], complete: Callable[[Path], bool]) 
     if not aside:
         return False
     os.replace(max(aside, key=lambda p: p.stat().st_mtime_ns), path)
+    fsync_dir(path.parent)
     return True
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> None:

@@ -13,7 +13,10 @@
   the encoder of ``superb/wav2vec2-base-superb-er``, ...), which must already
   be in the local Hugging Face cache when the machine is offline.
 
-Weights are read from safetensors only and no remote code is executed.
+Weights are read from safetensors, or from a ``pytorch_model.bin`` through
+PyTorch's weights-only unpickler and then converted once to a safetensors copy
+(:mod:`emocirc.checkpoints`); no remote code is executed.  Pre-training, CTC
+and sequence-classification checkpoints give their bare encoder.
 """
 
 from __future__ import annotations
@@ -24,10 +27,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from emocirc.errors import EmocircError
+
+if TYPE_CHECKING:
+    from emocirc.checkpoints import CheckpointInfo
 
 #: ``config.model_type`` values that share the wav2vec2 interface.
 SUPPORTED_MODEL_TYPES: tuple[str, ...] = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
@@ -56,12 +63,17 @@ class Backbone:
     fingerprint:
         A hash of the configuration and weights: two backbones with the same
         fingerprint compute the same features.
+    checkpoint:
+        For a loaded checkpoint: its weights' format and hash and the head
+        tensors left out (:class:`emocirc.checkpoints.CheckpointInfo`);
+        ``None`` for a built-in.
     """
 
     model: torch.nn.Module
     name: str
     do_normalize: bool
     fingerprint: str
+    checkpoint: CheckpointInfo | None = None
 
     @property
     def num_layers(self) -> int:
@@ -86,7 +98,7 @@ class Backbone:
         from transformers import Wav2Vec2FeatureExtractor
 
         directory = Path(directory)
-        with _quiet_loading():
+        with quiet_loading():
             self.model.save_pretrained(directory, safe_serialization=True)
         Wav2Vec2FeatureExtractor(
             feature_size=1,
@@ -147,14 +159,21 @@ def load_backbone(spec: str | os.PathLike[str], device: str | torch.device = "cp
     True
     """
     spec_str = str(spec)
+    checkpoint = None
     if spec_str in BUILTINS:
         model = _build_builtin(spec_str)
         do_normalize = True
     else:
-        model, do_normalize = _load_pretrained(spec_str)
+        model, do_normalize, checkpoint = _load_pretrained(spec_str)
     model.eval()
     model.to(device)
-    return Backbone(model=model, name=spec_str, do_normalize=do_normalize, fingerprint=fingerprint(model))
+    return Backbone(
+        model=model,
+        name=spec_str,
+        do_normalize=do_normalize,
+        fingerprint=fingerprint(model),
+        checkpoint=checkpoint,
+    )
 
 
 def fingerprint(model: torch.nn.Module) -> str:
@@ -182,59 +201,110 @@ def _build_builtin(name: str) -> torch.nn.Module:
     return model
 
 
-def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool]:
-    from transformers import AutoFeatureExtractor, AutoModel
+def _load_pretrained(spec: str) -> tuple[torch.nn.Module, bool, CheckpointInfo]:
+    from transformers import AutoModel
+
+    from emocirc.checkpoints import check_encoder_loaded, encoder_directory
+
+    directory = _checkpoint_directory(spec)
+    if not (directory / "config.json").is_file():
+        raise EmocircError(f"{directory}: not a Hugging Face model directory; expected a config.json in it")
+    config = _try_config(str(directory), {"trust_remote_code": False, "local_files_only": True})
+    if config is None:
+        raise EmocircError(f"{directory}: not a Hugging Face model directory (no readable config.json)")
+    if config.model_type not in SUPPORTED_MODEL_TYPES:
+        raise EmocircError(
+            f"{directory}: model type {config.model_type!r} is not wav2vec2-family; "
+            f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}"
+        )
+    # Safetensors are read in place; a pytorch_model.bin is read with the
+    # weights-only unpickler and converted once to a safetensors copy of its
+    # encoder in the emocirc cache.  A pre-training, CTC or classification
+    # checkpoint maps onto its bare encoder: AutoModel picks the encoder class
+    # from config.model_type and leaves the heads (listed in the info) unloaded.
+    source, info = encoder_directory(directory, config.model_type)
+    try:
+        # transformers' own report of the unused head tensors is replaced by info.dropped.
+        with quiet_loading(), _transformers_errors_only():
+            model, loading = AutoModel.from_pretrained(
+                str(source),
+                use_safetensors=True,
+                dtype=torch.float32,
+                trust_remote_code=False,
+                local_files_only=True,
+                output_loading_info=True,
+            )
+    except (OSError, ValueError, RuntimeError) as err:
+        raise EmocircError(
+            f"{source}: the encoder weights could not be loaded ({err.__class__.__name__}: "
+            f"{' '.join(str(err).split())[:160]}); expected a wav2vec2-family checkpoint"
+        ) from err
+    check_encoder_loaded(str(directory), loading)
+    return model, _do_normalize(directory), info
+
+
+@contextlib.contextmanager
+def _transformers_errors_only():
+    from transformers.utils import logging as hf_logging
+
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(level)
+
+
+def _checkpoint_directory(spec: str) -> Path:
+    """The directory behind a spec: a local folder, or a hub id's snapshot (local hub cache first)."""
+    from emocirc.checkpoints import hub_snapshot
 
     local = Path(spec).expanduser()
-    is_dir = local.is_dir()
-    if not is_dir and (spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1)):
+    if local.is_dir():
+        return local
+    if spec.startswith((".", "/", "~")) or os.sep in spec.strip("/").replace("/", "", 1):
         raise EmocircError(f"backbone directory {spec} does not exist; expected a directory with config.json")
-    if is_dir and not (local / "config.json").is_file():
-        raise EmocircError(f"{local}: not a Hugging Face model directory; expected a config.json in it")
-    source = str(local) if is_dir else spec
-    # The local Hugging Face cache is tried first, so an id that was downloaded
-    # before loads without the network, and one that was not fails at once
-    # offline instead of after the hub client's retries.
-    kwargs = {"trust_remote_code": False, "local_files_only": True}
-    config = _try_config(source, kwargs)
-    if config is None and not is_dir and not _offline() and _hub_reachable():
-        kwargs["local_files_only"] = False
-        config = _try_config(source, kwargs)
-    if config is None:
-        if is_dir:
-            raise EmocircError(f"{source}: not a Hugging Face model directory (no readable config.json)")
+    # The local hub cache is read first, so an id that was downloaded before
+    # loads without the network, and one that was not fails at once offline
+    # instead of after the hub client's retries.
+    snapshot = hub_snapshot(spec)
+    if snapshot is None and not _offline() and _hub_reachable():
+        snapshot = _download(spec)
+    if snapshot is None:
         raise EmocircError(
             f"cannot load backbone {spec!r}: it is neither a built-in ({', '.join(BUILTINS)}), "
             "nor a local directory, nor in the Hugging Face cache, and the hub cannot be reached; "
             f"download it where there is internet (hf download {spec} --local-dir DIR) "
             "and pass --model DIR"
         )
-    if config.model_type not in SUPPORTED_MODEL_TYPES:
-        raise EmocircError(
-            f"{source}: model type {config.model_type!r} is not wav2vec2-family; "
-            f"expected one of {', '.join(SUPPORTED_MODEL_TYPES)}"
-        )
+    return snapshot
+
+
+def _download(repo_id: str) -> Path | None:
+    """Fetch a hub id's configuration and weights (safetensors when published, else the .bin)."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError
+
     try:
-        # AutoModel maps any checkpoint of the family, including an
-        # audio-classification one (superb/wav2vec2-base-superb-er), onto its
-        # bare encoder; the head's weights are simply not loaded.
-        with _quiet_loading():
-            model = AutoModel.from_pretrained(source, use_safetensors=True, dtype=torch.float32, **kwargs)
-    except (OSError, ValueError) as err:
-        raise EmocircError(
-            f"{source}: no safetensors weights could be loaded ({err.__class__.__name__}); "
-            "expected model.safetensors (convert a pytorch_model.bin with save_pretrained)"
-        ) from err
+        path = Path(snapshot_download(repo_id, allow_patterns=["*.json", "model.safetensors*"]))
+        if not any(path.glob("model.safetensors*")):
+            path = Path(snapshot_download(repo_id, allow_patterns=["*.json", "pytorch_model.bin*"]))
+    except (HfHubHTTPError, OSError, ValueError):
+        return None
+    return path
+
+
+def _do_normalize(directory: Path) -> bool:
+    """The feature extractor's ``do_normalize`` (``preprocessor_config.json``); True when absent."""
     try:
-        extractor = AutoFeatureExtractor.from_pretrained(source, **kwargs)
-        do_normalize = bool(getattr(extractor, "do_normalize", True))
-    except (OSError, ValueError):
-        do_normalize = True
-    return model, do_normalize
+        settings = json.loads((directory / "preprocessor_config.json").read_text())
+        return bool(settings.get("do_normalize", True))
+    except (OSError, ValueError, AttributeError):
+        return True
 
 
 @contextlib.contextmanager
-def _quiet_loading():
+def quiet_loading():
     """Hide transformers' per-load progress bar (a widget in every notebook that loads a model)."""
     from transformers.utils import logging as hf_logging
 

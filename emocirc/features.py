@@ -22,8 +22,10 @@ array         content
 ``arousal``   float, N (likewise)
 ============  =========================================================
 
-Files also carry ``backbone``, ``fingerprint``, ``precision`` (0-d strings)
-and, when frame-level output was asked for, ``frames`` (float32, total
+Files also carry ``backbone``, ``fingerprint``, ``precision`` (0-d strings),
+``skipped`` (str, one ``"<path>: <reason>"`` per input left out with
+``skip_bad``; absent from older files, read as none) and, when frame-level
+output was asked for, ``frames`` (float32, total
 frames x L x D) with ``frame_offsets`` (int, N + 1): utterance ``i`` owns
 rows ``frame_offsets[i]:frame_offsets[i + 1]``.
 
@@ -165,6 +167,7 @@ class Features:
         arrays = {name: getattr(self, name) for name in REQUIRED_ARRAYS}
         for name in ("backbone", "fingerprint", "precision"):
             arrays[name] = np.array(self.info.get(name, ""))
+        arrays["skipped"] = np.array([str(s) for s in self.skipped], dtype=str)
         if self.frames is not None:
             counts = [f.shape[1] for f in self.frames]
             arrays["frame_offsets"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
@@ -247,6 +250,7 @@ def load_features(path: str | os.PathLike[str]) -> Features:
         frames=frames,
         starts=arrays.get("starts"),
         ends=arrays.get("ends"),
+        skipped=[str(s) for s in arrays["skipped"]] if "skipped" in arrays else [],
         info={name: str(arrays[name]) for name in ("backbone", "fingerprint", "precision") if name in arrays},
     )
 

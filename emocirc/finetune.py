@@ -64,7 +64,15 @@ import torch
 from torch import nn
 
 from emocirc import __version__
-from emocirc._io import atomic_dir, atomic_path, default_cache_dir, recover_dir, write_json, write_text
+from emocirc._io import (
+    atomic_dir,
+    atomic_path,
+    default_cache_dir,
+    fsync_tree,
+    recover_dir,
+    write_json,
+    write_text,
+)
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.errors import EmocircError
 from emocirc.features import (
@@ -710,6 +718,7 @@ def finetune_cached(
     format: str = "auto",
     *,
     scale: float = 1.0,
+    skip_bad: bool = False,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
 ) -> Path:
@@ -729,6 +738,9 @@ def finetune_cached(
         Corpus layout (``auto``, ``iemocap``, ``emodb``, ``csv``).
     scale:
         Size of the synthetic corpus when ``corpus_root`` is ``None``.
+    skip_bad:
+        Leave out damaged audio files (recorded in the run's
+        ``training_config.json``) instead of stopping, naming them.
     """
     from emocirc.corpora import load_corpus
 
@@ -736,7 +748,7 @@ def finetune_cached(
         from emocirc.synth import ensure_corpus
 
         corpus_root = ensure_corpus("iemocap", seed=config.seed, scale=scale, cache_dir=cache_dir)
-    df = load_corpus(corpus_root, format=format, four_class=True)
+    df = load_corpus(corpus_root, format=format, four_class=True, skip_bad=skip_bad)
     key = _digest(config.hash() + data_fingerprint(prepare_table(df, config.labels)) + _TRAINING_VERSION)
     out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return finetune(df, config, out / "runs" / key, progress=progress, log=log)
@@ -1005,6 +1017,7 @@ def _finetune_split(
                 "split": split.name,
                 "sizes": {k: int(v.size) for k, v in parts.items()},
                 "corpus": {k: str(v) for k, v in table.attrs.items() if k in ("format", "root")},
+                "skipped": [str(s) for s in table.attrs.get("skipped", [])],  # left out by skip_bad
                 "backbone_fingerprint": backbone.fingerprint,
                 "emocirc_version": __version__,
             },
@@ -1099,6 +1112,7 @@ def _write_run(
     staging = Path(tempfile.mkdtemp(prefix=".encoder.", dir=out))
     try:
         encoder_backbone.save_pretrained(staging)
+        fsync_tree(staging)  # on disk before the renames publish it
         for item in staging.iterdir():
             os.replace(item, out / item.name)
     finally:
@@ -1169,7 +1183,8 @@ def evaluate(
         ``unweighted_recall`` (UA), ``macro_f1``, ``recall`` (per class),
         ``labels``, ``confusion`` (rows true, columns predicted),
         ``happiness_as_anger`` (share of true happiness predicted as anger;
-        NaN without happiness) and ``predictions`` (a DataFrame, see :func:`predict`).
+        NaN without happiness), ``skipped`` (files the corpus table left out
+        with ``skip_bad``) and ``predictions`` (a DataFrame, see :func:`predict`).
     """
     model = load_classifier(checkpoint, device=_resolve_device(device))
     table = prepare_table(df, model.labels)
@@ -1194,6 +1209,7 @@ def evaluate(
         "labels": summary["labels"],
         "confusion": summary["confusion"],
         "happiness_as_anger": share,
+        "skipped": [str(s) for s in df.attrs.get("skipped", [])],
         "predictions": preds,
     }
 

@@ -73,11 +73,26 @@ def describe_backbone(backbone: str | os.PathLike[str]) -> str:
             base = f" from `{cfg.get('model', '?')}`"
         except (OSError, ValueError):
             pass
-        return f"`{path.name}`: encoder fine-tuned by emocirc{base}"
-    return f"`{spec}`"
+        return f"`{path.name}`: encoder fine-tuned by emocirc{base}" + _weights(spec)
+    return f"`{spec}`" + _weights(spec)
 
 
-def banner_text(data: dict[str, str | os.PathLike[str] | None], backbone: str | os.PathLike[str]) -> str:
+def _weights(spec: str) -> str:
+    from emocirc.checkpoints import describe_checkpoint
+
+    weights = describe_checkpoint(spec)
+    return f", {weights}" if weights else ""
+
+
+#: Damaged files a banner lists by name; the rest are counted.
+MAX_LISTED = 20
+
+
+def banner_text(
+    data: dict[str, str | os.PathLike[str] | None],
+    backbone: str | os.PathLike[str],
+    skipped: dict[str, list[str]] | None = None,
+) -> str:
     """The banner as Markdown.
 
     Parameters
@@ -86,27 +101,88 @@ def banner_text(data: dict[str, str | os.PathLike[str] | None], backbone: str | 
         Corpus name -> root (``None`` for the embedded synthetic default).
     backbone:
         Backbone specification as given to :func:`emocirc.backbones.load_backbone`.
+    skipped:
+        Corpus name -> files left out with ``skip_bad`` (``"<path>: <reason>"``).
 
     Examples
     --------
     >>> print(banner_text({"IEMOCAP": None}, "tiny").splitlines()[0])
     ```{admonition} Data and backbone behind this page's numbers
+    >>> text = banner_text({"EMODB": "/e"}, "tiny", {"EMODB": ["/e/wav/a.wav: empty"]})
+    >>> [line for line in text.splitlines() if "Left out" in line]
+    ['- **Left out (skip_bad)**: EMODB: 1 damaged audio file: `/e/wav/a.wav` (empty)']
     """
     lines = [f"- **Data**: {describe_data(name, root)}" for name, root in data.items()]
     lines.append(f"- **Backbone**: {describe_backbone(backbone)}")
+    for name, files in (skipped or {}).items():
+        if files:
+            lines.append(f"- **Left out (skip_bad)**: {name}: {_list_files(files)}")
     synthetic = any(is_synthetic(root) for root in data.values())
     if synthetic:
         lines.append(
             "\nThe speech here is synthetic: the numbers test the method, they are not findings "
             "about human emotional speech. Rerun with real corpora (see the README) for those."
         )
-    style = "warning" if synthetic else "note"
+    style = "warning" if synthetic or any((skipped or {}).values()) else "note"
     body = "\n".join(lines)
     return f"```{{admonition}} Data and backbone behind this page's numbers\n:class: {style}\n{body}\n```"
 
 
-def banner(data: dict[str, str | os.PathLike[str] | None], backbone: str | os.PathLike[str]):
-    """Display-ready banner (an ``IPython.display.Markdown``) for a chapter's first cell."""
+def _list_files(files: list[str]) -> str:
+    shown = []
+    for entry in files[:MAX_LISTED]:
+        path, _, reason = entry.partition(": ")
+        # The reason repeats the path first; keep what follows it.
+        reason = reason.split("; expected")[0]
+        shown.append(f"`{path}` ({reason})" if reason else f"`{path}`")
+    more = f"; and {len(files) - MAX_LISTED} more" if len(files) > MAX_LISTED else ""
+    noun = "file" if len(files) == 1 else "files"
+    return f"{len(files)} damaged audio {noun}: " + "; ".join(shown) + more
+
+
+def check_corpora(
+    data: dict[str, str | os.PathLike[str] | None], skip_bad: bool, corpora=None
+) -> dict[str, list[str]]:
+    """Check every audio file's header in the named corpus roots; the files left out, per corpus.
+
+    Raises :class:`~emocirc.errors.EmocircError` naming the damaged files
+    unless ``skip_bad`` (see :func:`emocirc.corpora.load_corpus`): a chapter
+    that calls :func:`banner` first stops before any long work.
+
+    Parameters
+    ----------
+    data:
+        Name -> root, as for :func:`banner`.
+    skip_bad:
+        Leave damaged files out (and return them) instead of raising.
+    corpora:
+        The names in ``data`` that are corpora (default: all of them).
+    """
+    from emocirc.corpora import load_corpus
+
+    names = list(data) if corpora is None else list(corpora)
+    return {
+        name: list(load_corpus(data[name], skip_bad=skip_bad).attrs["skipped"])
+        for name in names
+        if data[name] is not None
+    }
+
+
+def banner(
+    data: dict[str, str | os.PathLike[str] | None],
+    backbone: str | os.PathLike[str],
+    *,
+    skip_bad: bool | None = None,
+    corpora=None,
+):
+    """Display-ready banner (an ``IPython.display.Markdown``) for a chapter's first cell.
+
+    With ``skip_bad`` given, the corpora in ``data`` (or those named in
+    ``corpora``) are checked first (:func:`check_corpora`): damaged audio
+    stops the chapter here unless ``skip_bad`` is true, and then the banner
+    lists the files left out.
+    """
     from IPython.display import Markdown
 
-    return Markdown(banner_text(data, backbone))
+    skipped = check_corpora(data, skip_bad, corpora) if skip_bad is not None else None
+    return Markdown(banner_text(data, backbone, skipped))

@@ -27,6 +27,7 @@ iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the
 seed = 0  # seed of the synthetic corpora
 example_speaker = "03"  # EMODB speaker whose utterances are shown and played
 example_sentence = "a01"  # EMODB text code of the examples
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd
@@ -43,7 +44,7 @@ from emocirc.synth import ensure_corpus
 apply_style()
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
-banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, "none")
+banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, "none", skip_bad=skip_bad)
 
 # %% [markdown]
 # ## How an emotion is rendered
@@ -95,7 +96,7 @@ pd.DataFrame(
 # (1,400 files, where the release has 535 with unequal counts).
 
 # %%
-emodb = load_corpus(emodb_root)
+emodb = load_corpus(emodb_root, skip_bad=skip_bad)
 pd.crosstab(emodb["speaker"], emodb["label"], margins=True)
 
 # %% [markdown]
@@ -107,8 +108,8 @@ pd.crosstab(emodb["speaker"], emodb["label"], margins=True)
 # usual four classes merge excitement into happiness:
 
 # %%
-iemocap = load_corpus(iemocap_root)
-four = load_corpus(iemocap_root, four_class=True)
+iemocap = load_corpus(iemocap_root, skip_bad=skip_bad)
+four = load_corpus(iemocap_root, four_class=True, skip_bad=skip_bad)
 pd.DataFrame(
     {"all labels": iemocap["label"].value_counts(), "four classes": four["label"].value_counts()}
 ).fillna(0).astype(int)

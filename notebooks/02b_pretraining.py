@@ -48,6 +48,7 @@ test_fraction = 0.4  # share of the probe corpus's speakers held out of the phon
 max_train_frames = 5000  # frames the phoneme probe is fitted on (cost bound)
 n_boot = 2000  # bootstrap samples of the margin's interval
 torch_threads = 1  # CPU threads for the encoder
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import json
@@ -75,7 +76,7 @@ probe_root = ensure_corpus("readspeech", seed=probe_seed, scale=probe_scale)
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 if pretrain_run is None and backbone in getattr(backbones, "PRETRAINED_BUILTINS", {}):
     pretrain_run = backbones.ensure_pretrained(backbone)  # cached: built once by `make book`
-banner({"read speech (probes)": probe_root, "IEMOCAP": iemocap_root}, backbone)
+banner({"read speech (probes)": probe_root, "IEMOCAP": iemocap_root}, backbone, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## The model (the seed's Figure 7)
@@ -212,7 +213,7 @@ display(
 # neutral read speech already put the emotions within a linear probe's reach?
 
 # %%
-iemocap = load_corpus(iemocap_root, four_class=True)
+iemocap = load_corpus(iemocap_root, four_class=True, skip_bad=skip_bad)
 emotion_probe = {}
 for name, spec in (("pre-trained", backbone), ("random init", random_backbone)):
     f = extract_features(iemocap, spec, device=device, precision=precision)

@@ -40,6 +40,7 @@ layer = None  # hidden state of the PCA; None = the last one (the seed's model o
 n_components = 10  # principal components shown in the explained-variance figure
 probe_folds = 5  # speaker folds of the EMODB probe (IEMOCAP: leave one session out)
 torch_threads = 1  # CPU threads for the encoder (see the setup cell)
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd
@@ -63,7 +64,7 @@ torch.set_num_threads(torch_threads)
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
-banner({"IEMOCAP": iemocap_root, "EMODB": emodb_root}, backbone)
+banner({"IEMOCAP": iemocap_root, "EMODB": emodb_root}, backbone, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## Embeddings of IEMOCAP
@@ -74,7 +75,7 @@ banner({"IEMOCAP": iemocap_root, "EMODB": emodb_root}, backbone)
 # entering the transformer, the others are the transformer's layers.
 
 # %%
-iemocap = load_corpus(iemocap_root, four_class=True)
+iemocap = load_corpus(iemocap_root, four_class=True, skip_bad=skip_bad)
 iemocap_features = extract_features(iemocap, backbone, device=device, precision=precision)
 pca_layer = int(iemocap_features.layers[-1]) if layer is None else layer
 print(
@@ -117,7 +118,7 @@ print(
 # All seven emotions, as the seed plotted them.
 
 # %%
-emodb = load_corpus(emodb_root)
+emodb = load_corpus(emodb_root, skip_bad=skip_bad)
 emodb_features = extract_features(emodb, backbone, device=device, precision=precision)
 emodb_pca = EmbeddingPCA(n_components=n_components).fit(emodb_features.layer(pca_layer))
 emodb_coords = emodb_pca.transform(emodb_features.layer(pca_layer))

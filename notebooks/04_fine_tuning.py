@@ -43,6 +43,7 @@ fold = "0"  # fold of the speaker-independent protocol: an index, or "all" (5 fo
 cuda_graphs = False
 pad_multiple = 0.0
 compile_layers = False
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 
 # %%
 import pandas as pd
@@ -70,7 +71,7 @@ knobs = dict(
     pad_multiple=pad_multiple,
     compile=compile_layers,
 )
-banner({"IEMOCAP": iemocap_root}, backbone)
+banner({"IEMOCAP": iemocap_root}, backbone, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## The seed's protocol: speaker-dependent 80/10/10
@@ -80,7 +81,9 @@ banner({"IEMOCAP": iemocap_root}, backbone)
 # the log and the metrics); rerunning the chapter reuses it.
 
 # %%
-sd_run = finetune_cached(iemocap_root, FinetuneConfig(protocol="speaker-dependent", **knobs))
+sd_run = finetune_cached(
+    iemocap_root, FinetuneConfig(protocol="speaker-dependent", **knobs), skip_bad=skip_bad
+)
 sd = read_metrics(sd_run)
 log = read_log(sd_run)
 log.round(3)
@@ -106,7 +109,9 @@ fig = circplot.confusion_matrix(
 # table reports the mean and standard deviation.
 
 # %%
-si_run = finetune_cached(iemocap_root, FinetuneConfig(protocol=independent_protocol, fold=fold, **knobs))
+si_run = finetune_cached(
+    iemocap_root, FinetuneConfig(protocol=independent_protocol, fold=fold, **knobs), skip_bad=skip_bad
+)
 si = read_metrics(si_run)
 si_test = si["mean"] if "mean" in si else si["test"]  # with fold = "all": the mean over folds
 if "mean" in si:

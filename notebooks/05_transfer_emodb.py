@@ -19,6 +19,7 @@
 
 # %% tags=["parameters"]
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
@@ -61,8 +62,8 @@ config = FinetuneConfig(
     lr_backbone=lr_backbone,
     lr_head=lr_head,
 )
-run = finetune_cached(iemocap_root, config)
-banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run)
+run = finetune_cached(iemocap_root, config, skip_bad=skip_bad)
+banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## Fine-tuned embeddings of EMODB
@@ -71,7 +72,7 @@ banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run)
 # hidden state, the representation its classifier reads.
 
 # %%
-emodb = load_corpus(emodb_root)
+emodb = load_corpus(emodb_root, skip_bad=skip_bad)
 # All hidden states, as the next chapters ask for them: one cached extraction serves them all.
 features = extract_features(emodb, str(run), device=device)
 X, y = features.layer(int(features.layers[-1])), features.labels

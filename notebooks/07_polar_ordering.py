@@ -23,6 +23,7 @@
 
 # %% tags=["parameters"]
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 iemocap_root = None  # IEMOCAP folder to fine-tune on; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
@@ -74,14 +75,15 @@ if features_from == "finetuned":
                 lr_backbone=lr_backbone,
                 lr_head=lr_head,
             ),
+            skip_bad=skip_bad,
         )
     )
 else:
     encoder = backbone
-banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
+banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %%
-features = extract_features(load_corpus(emodb_root), encoder, device=device)
+features = extract_features(load_corpus(emodb_root, skip_bad=skip_bad), encoder, device=device)
 emotion_plane = EmotionPlane(kind=plane, components=tuple(pca_components))
 result = analyze(
     features, layer=layer, dims=2, origin="grand-mean", plane=emotion_plane, n_boot=n_boot, seed=seed

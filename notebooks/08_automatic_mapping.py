@@ -26,6 +26,7 @@
 
 # %% tags=["parameters"]
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
@@ -78,10 +79,11 @@ if "finetuned" in (features_from, iemocap_features_from):
                 lr_backbone=lr_backbone,
                 lr_head=lr_head,
             ),
+            skip_bad=skip_bad,
         )
     )
 encoder = finetuned if features_from == "finetuned" else backbone
-banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
+banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %% [markdown]
 # ## EMODB on the circumplex
@@ -91,7 +93,7 @@ banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder)
 # utterances are projected like every other).
 
 # %%
-features = extract_features(load_corpus(emodb_root), encoder, device=device)
+features = extract_features(load_corpus(emodb_root, skip_bad=skip_bad), encoder, device=device)
 # The map is what this section shows; it needs no intervals.
 result = analyze(features, layer=layer, dims=2, reference=reference, n_boot=0, seed=seed)
 pd.Series(result.mapping.to_dict())
@@ -121,7 +123,7 @@ fig = circplot.circumplex_diagram(
 
 # %%
 iemocap_encoder = finetuned if iemocap_features_from == "finetuned" else backbone
-iemocap = extract_features(load_corpus(iemocap_root), iemocap_encoder, device=device)
+iemocap = extract_features(load_corpus(iemocap_root, skip_bad=skip_bad), iemocap_encoder, device=device)
 X, used_layer = select_layer(iemocap.as_dict(), layer)
 print(f"{len(X)} IEMOCAP utterances, {len(set(iemocap.speakers))} speakers, layer {used_layer}")
 

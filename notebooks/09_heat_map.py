@@ -37,6 +37,7 @@ diary_root = (
     None  # your diary: folder of YYYY-MM-DD/HHMM*.wav or CSV path,day[,time][,speaker]; None = synthetic
 )
 iemocap_root = None  # IEMOCAP folder for fitting the mapping; None = the embedded synthetic corpus
+skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 seeds = [0, 1, 2]  # synthetic cohort: one control and one changer per seed
 days = 14  # synthetic diaries: number of days (the seed's figure spans two weeks)
@@ -94,7 +95,7 @@ if diary_root is None:
     diary_root = cohort["root"].iloc[0]
 encoder = load_backbone(backbone, device=device)
 layer = encoder.num_layers // 2 if layer is None else layer
-banner({"IEMOCAP": train_root, "Mood diary": diary_root}, backbone)
+banner({"IEMOCAP": train_root, "Mood diary": diary_root}, backbone, skip_bad=skip_bad, corpora=["IEMOCAP"])
 
 # %% [markdown]
 # ## The diaries
@@ -127,7 +128,7 @@ print(f"voice activity detector: {resolve_vad(vad)}")
 # positions {cite}`mohammad2018`.
 
 # %%
-corpus = load_corpus(train_root)
+corpus = load_corpus(train_root, skip_bad=skip_bad)
 mapping = moods.fit_corpus_mapping(corpus, encoder, layer, method=method, device=device, seed=seed)
 print(f"fitted '{method}' on {len(corpus)} utterances, layer {layer} of {encoder.num_layers}")
 

@@ -14,6 +14,7 @@ import soundfile as sf
 
 from emocirc.corpora import (
     COLUMNS,
+    MAX_NAMED,
     describe,
     detect_format,
     emodb,
@@ -23,6 +24,7 @@ from emocirc.corpora import (
 )
 from emocirc.errors import EmocircError
 from emocirc.labels import label_order
+from tests.damage import KINDS, damage
 from tests.layouts import (
     EMODB_SAMPLE,
     MANIFEST_ROWS,
@@ -136,15 +138,54 @@ def test_emodb_bad_names_are_errors(tmp_path, name, match):
         load_corpus(root)
 
 
-def test_emodb_unreadable_wav_is_a_problem(tmp_path):
+def test_emodb_unreadable_wav_stops_the_load_unless_skip_bad(tmp_path):
     root = make_emodb(tmp_path / "emodb")
     (root / "wav" / "03a01Fa.wav").write_bytes(b"garbage")
-    df = load_corpus(root)
+    with pytest.raises(EmocircError, match=r"1 of \d+ audio files cannot be used: .*03a01Fa\.wav") as err:
+        load_corpus(root)
+    assert "\n" not in str(err.value) and "--skip-bad" in str(err.value)
+    df = load_corpus(root, skip_bad=True)
     assert "03a01Fa" not in set(df["id"]) and len(df) == len(EMODB_SAMPLE) - 1
     assert len(df.attrs["problems"]) == 1
     assert df.attrs["problems"][0].startswith("03a01Fa: ") and "03a01Fa.wav" in df.attrs["problems"][0]
+    (skipped,) = df.attrs["skipped"]
+    assert skipped.startswith(str(root / "wav" / "03a01Fa.wav")) and "unreadable audio" in skipped
     with pytest.raises(EmocircError, match="03a01Fa"):
-        load_corpus(root, strict=True)
+        load_corpus(root, strict=True, skip_bad=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_of_damage_is_named(tmp_path, kind):
+    root = make_emodb(tmp_path / "emodb")
+    damage(root / "wav" / EMODB_SAMPLE[0], kind)
+    with pytest.raises(EmocircError, match="cannot be used") as err:
+        load_corpus(root)
+    assert "\n" not in str(err.value)
+    df = load_corpus(root, skip_bad=True)
+    assert len(df) == len(EMODB_SAMPLE) - 1 and len(df.attrs["skipped"]) == 1
+
+
+def test_many_damaged_files_are_named_up_to_a_count(tmp_path):
+    root = make_emodb(tmp_path / "emodb")
+    wavs = [root / "wav" / name for name in EMODB_SAMPLE[:13]]
+    for wav in wavs:
+        wav.write_bytes(b"")
+    with pytest.raises(EmocircError) as err:
+        load_corpus(root)
+    message = str(err.value)
+    assert f"13 of {len(EMODB_SAMPLE)} audio files" in message and message.endswith(
+        "to leave them out and record them"
+    )
+    named = [w.name for w in wavs if w.name in message]
+    assert len(named) == MAX_NAMED and "and 3 more" in message
+
+
+def test_a_too_short_clip_is_damaged(tmp_path):
+    root = make_emodb(tmp_path / "emodb")
+    wav = root / "wav" / EMODB_SAMPLE[0]
+    sf.write(wav, np.zeros(800, np.float32), 16000)  # 0.05 s: too few frames for an embedding
+    with pytest.raises(EmocircError, match=r"clip is 0\.050 s long"):
+        load_corpus(root)
 
 
 # --- IEMOCAP -----------------------------------------------------------------------------------------
@@ -195,13 +236,15 @@ def test_iemocap_four_class_merges_excitement(tmp_path):
 def test_iemocap_missing_wav_is_reported_and_left_out(tmp_path):
     gone = "Ses02F_impro01_M001"
     root = make_iemocap(tmp_path / "iemocap", sessions=(1, 2), per_speaker=6, missing=[gone])
-    df = load_corpus(root, keep_other=True)
+    with pytest.raises(EmocircError, match=f"{gone}.wav: audio file not found"):
+        load_corpus(root, keep_other=True)
+    df = load_corpus(root, keep_other=True, skip_bad=True)
     assert gone not in set(df["id"])
     assert len(df) == len(iemocap_utterances((1, 2), 6)) - 1
     (problem,) = df.attrs["problems"]
     assert problem.startswith(gone) and "not found" in problem and "left out" in problem
     with pytest.raises(EmocircError, match=gone):
-        load_corpus(root, keep_other=True, strict=True)
+        load_corpus(root, keep_other=True, strict=True, skip_bad=True)
 
 
 def test_iemocap_unknown_code_and_malformed_line(tmp_path):
@@ -248,7 +291,9 @@ def test_manifest_file_or_folder(tmp_path):
 def test_manifest_minimal_and_missing_file(tmp_path):
     rows = [{"path": "a.wav", "label": "neu"}, {"path": "sub/b.wav", "label": "sad"}]
     csv = make_manifest(tmp_path / "m", rows, missing=["sub/b.wav"], name="list.csv")
-    df = load_corpus(csv)
+    with pytest.raises(EmocircError, match=r"sub/b\.wav: audio file not found"):
+        load_corpus(csv)
+    df = load_corpus(csv, skip_bad=True)
     assert df["id"].tolist() == ["a"] and df["speaker"].tolist() == ["unknown"]
     assert df.attrs["problems"][0].startswith("b: ")
 
@@ -295,7 +340,7 @@ def test_detect_format(tmp_path):
 
 def test_summary_has_exactly_the_issue_keys(tmp_path):
     root = make_iemocap(tmp_path / "i", sessions=(1,), per_speaker=4, missing=["Ses01F_impro01_F000"])
-    df = load_corpus(root)
+    df = load_corpus(root, skip_bad=True)
     info = summary(df)
     assert list(info) == ["format", "utterances", "labels", "speakers", "duration_s", "problems"]
     assert info["format"] == "iemocap" and info["utterances"] == len(df)
@@ -320,3 +365,11 @@ def test_to_hf_dataset_keeps_paths_as_strings(tmp_path):
     assert ds[0]["duration"] == pytest.approx(df["duration"][0])
     back = ds.to_pandas()
     pd.testing.assert_series_equal(back["label"], df["label"], check_dtype=False)
+
+
+def test_to_hf_dataset_without_datasets_says_which_extra(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "datasets", None)  # as if the hf extra were not installed
+    with pytest.raises(EmocircError, match=r"emocirc\[hf\]"):
+        to_hf_dataset(pd.DataFrame({"id": ["a"], "path": ["/x/a.wav"]}))

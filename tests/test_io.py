@@ -3,24 +3,73 @@
 from __future__ import annotations
 
 import os
-import stat
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from emocirc._io import atomic_dir, atomic_path, save_npz, write_json, write_text
 
+ROOT = Path(__file__).resolve().parent.parent
 
-def test_atomic_writes_get_the_usual_file_mode(tmp_path):
-    mask = os.umask(0o022)
-    try:
-        write_text(tmp_path / "a.txt", "x")
-        with atomic_dir(tmp_path / "d") as d:
-            (d / "f").write_text("y")
-    finally:
-        os.umask(mask)
-    assert stat.S_IMODE((tmp_path / "a.txt").stat().st_mode) == 0o644
-    assert stat.S_IMODE((tmp_path / "d").stat().st_mode) == 0o755
+
+@pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [(0o022, 0o644, 0o755), (0o077, 0o600, 0o700)])
+def test_atomic_writes_get_the_usual_file_mode_without_touching_the_umask(
+    tmp_path, umask, file_mode, dir_mode
+):
+    # In a child process with its own umask: atomic writes must follow it, and leave it as it was.
+    code = f"""
+import os, stat, sys
+from pathlib import Path
+os.umask({umask})
+from emocirc._io import atomic_dir, save_npz, write_text
+import numpy as np
+d = Path(sys.argv[1])
+write_text(d / "a.txt", "x")
+save_npz(d / "b.npz", a=np.arange(2))
+with atomic_dir(d / "d") as tmp:
+    (tmp / "f").write_text("y")
+assert os.umask(0) == {umask}
+print(oct(stat.S_IMODE((d / "a.txt").stat().st_mode)), oct(stat.S_IMODE((d / "b.npz").stat().st_mode)),
+      oct(stat.S_IMODE((d / "d").stat().st_mode)))
+"""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == [oct(file_mode), oct(file_mode), oct(dir_mode)]
+
+
+def test_no_module_sets_the_umask():
+    offenders = [
+        str(p.relative_to(ROOT)) for p in (ROOT / "emocirc").rglob("*.py") if "os.umask(" in p.read_text()
+    ]
+    assert offenders == []
+
+
+def test_publishing_renames_come_after_fsync(tmp_path, monkeypatch):
+    import emocirc._io as io
+
+    events = []
+    real_replace = os.replace
+    monkeypatch.setattr(io, "fsync_file", lambda p: events.append(("fsync", Path(p).name)))
+    monkeypatch.setattr(io, "fsync_dir", lambda p: events.append(("fsync_dir", Path(p).name)))
+
+    def replace(a, b):
+        events.append(("rename", Path(b).name))
+        real_replace(a, b)
+
+    monkeypatch.setattr(io.os, "replace", replace)
+    write_text(tmp_path / "a.txt", "x")
+    assert [e[0] for e in events] == ["fsync", "rename", "fsync_dir"] and events[1] == ("rename", "a.txt")
+    events.clear()
+    with atomic_dir(tmp_path / "ckpt") as d:
+        (d / "sub").mkdir()
+        (d / "sub" / "state.pt").write_bytes(b"1")
+    kinds = [e[0] for e in events]
+    assert kinds.index("rename") > kinds.index("fsync") and ("fsync", "state.pt") in events
+    assert kinds.count("fsync_dir") >= 3 and kinds[-1] == "fsync_dir"  # sub, the new dir, the parent
 
 
 def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
@@ -49,3 +98,15 @@ def test_save_npz_round_trips(tmp_path):
     save_npz(tmp_path / "f.npz", a=np.arange(3))
     with np.load(tmp_path / "f.npz") as data:
         assert data["a"].tolist() == [0, 1, 2]
+
+
+def test_atomic_dir_once_keeps_the_first_complete_entry(tmp_path):
+    from emocirc._io import atomic_dir_once
+
+    with atomic_dir_once(tmp_path / "entry") as first:
+        (first / "f").write_text("1")
+        # A second writer finishes while the first is still writing: its entry is the one kept.
+        with atomic_dir_once(tmp_path / "entry") as second:
+            (second / "f").write_text("2")
+    assert (tmp_path / "entry" / "f").read_text() == "2"
+    assert [p.name for p in tmp_path.iterdir()] == ["entry"]  # the loser's copy is gone

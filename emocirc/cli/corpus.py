@@ -1,7 +1,7 @@
 """``emocirc corpus DIR``: check a corpus and count what it holds.
 
 Detects the layout, prints utterances per label and per speaker, the total
-duration and the problems found (``--json``: one JSON object with the keys
+duration and the problems found, every damaged audio file among them (``--json``: one JSON object with the keys
 ``format``, ``utterances``, ``labels``, ``speakers``, ``duration_s``,
 ``problems``).  Problems do not change the exit status; bad input (no such
 folder, unknown layout, malformed name) exits 2 with a one-line message.
@@ -42,7 +42,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Load the corpus and print its summary; return the exit status."""
-    df = load_corpus(args.root, format=args.format, four_class=args.four_class)
+    # A check lists every damaged file among its problems instead of stopping at them.
+    df = load_corpus(args.root, format=args.format, four_class=args.four_class, skip_bad=True)
     if args.json:
         print(json.dumps(summary(df), ensure_ascii=False))
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,6 +24,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format", default="auto", choices=["auto", "iemocap", "emodb", "csv"], help="corpus layout"
     )
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out damaged or unreadable audio files, listed on stderr and in --out's 'skipped' "
+        "(default: stop, naming them, before scoring)",
+    )
     p.add_argument("--out", default=None, help="write the metrics as JSON here")
     p.add_argument("--predictions", default=None, help="write one row per utterance as CSV here")
     p.set_defaults(func=run)
@@ -35,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from emocirc.finetune import check_run, evaluate
 
     check_run(args.checkpoint)  # before the corpus is read
-    df = load_corpus(args.corpus, format=args.format)
+    df = load_corpus(args.corpus, format=args.format, skip_bad=args.skip_bad)
+    for skipped in df.attrs.get("skipped", []):
+        print(f"emocirc: skipped: {skipped}", file=sys.stderr)
     result = evaluate(args.checkpoint, df, device=args.device)
     predictions = result.pop("predictions")
     labels = result["labels"]

@@ -6,6 +6,8 @@ Writes the features file documented in :mod:`emocirc.features` (arrays
 a second run, or a run after an interruption, only computes what is missing.
 With ``--window S`` each recording is cut into sliding windows and each
 window becomes a row (``ids`` ``<id>@<start>``, plus ``starts``/``ends``).
+A damaged audio file stops the command before any extraction, naming it;
+``--skip-bad`` leaves such files out and lists them in the file's ``skipped``.
 """
 
 from __future__ import annotations
@@ -61,7 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--cache-dir", default=None, metavar="DIR", help="cache root (default: $EMOCIRC_CACHE)"
     )
     parser.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
-    parser.add_argument("--skip-bad", action="store_true", help="list and skip unreadable files")
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out damaged or unreadable audio files, listed on stderr and in the features file "
+        "(default: stop, naming them, before any extraction)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -80,13 +87,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix != ".npz":
         raise EmocircError(f"--out {out}: expected a file name ending in .npz")
-    df = load_corpus(args.root, format=args.format, four_class=args.four_class)
+    df = load_corpus(args.root, format=args.format, four_class=args.four_class, skip_bad=args.skip_bad)
     for problem in df.attrs.get("problems", []):
         print(f"emocirc: warning: {problem}", file=sys.stderr)
     if len(df) == 0:
         raise EmocircError(f"{args.root}: no readable utterances; expected at least one")
     device = resolve_device(args.device)
     backbone = load_backbone(args.model, device)
+    if backbone.checkpoint is not None:
+        print(f"emocirc: {args.model}: {backbone.checkpoint.describe()}", file=sys.stderr)
     common = {
         "layers": args.layers,
         "device": device,
@@ -103,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         feats = _windows(df, backbone, args, common, extract_windows, Features)
     elapsed = time.perf_counter() - started
+    if args.window is None:  # files the corpus load left out come first (the windows path has them)
+        feats.skipped = [*df.attrs.get("skipped", []), *feats.skipped]
     for problem in feats.skipped:
         print(f"emocirc: skipped: {problem}", file=sys.stderr)
     save_features(out, feats)
@@ -118,7 +129,7 @@ def run(args: argparse.Namespace) -> int:
 def _windows(df, backbone, args, common, extract_windows, features_cls):
     """Every recording in sliding windows, one row per window, metadata repeated."""
     hop = args.hop if args.hop is not None else args.window / 2
-    parts, skipped = [], []
+    parts, skipped = [], [str(s) for s in df.attrs.get("skipped", [])]
     for row in df.itertuples(index=False):
         try:
             part = extract_windows(row.path, backbone, window=args.window, hop=hop, **common)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -54,6 +55,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pad training batches to a multiple of this many seconds (0: to the longest utterance)",
     )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave out damaged or unreadable audio files, listed in the run's training_config.json "
+        "(default: stop, naming them, before training)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -80,7 +87,9 @@ def run(args: argparse.Namespace) -> int:
         pad_multiple=args.pad_multiple,
         device=args.device,
     )
-    df = load_corpus(args.corpus, format=args.format, four_class=True)
+    df = load_corpus(args.corpus, format=args.format, four_class=True, skip_bad=args.skip_bad)
+    for skipped in df.attrs.get("skipped", []):
+        print(f"emocirc: skipped: {skipped}", file=sys.stderr)
     out = finetune(df, config, args.out, progress=not args.no_progress, log=print)
     metrics = read_metrics(out)
     if "mean" in metrics:

@@ -7,13 +7,22 @@ the columns in :data:`COLUMNS` (plus layout-specific ones: IEMOCAP's
 ``text``, ``version``).  ``df.attrs`` holds ``format``, ``root`` and
 ``problems``.
 
-Problems are things a researcher must know about but that need not stop the
-work: an utterance whose wav is missing, unreadable, truncated or empty is
-*left out of the table and reported* in ``df.attrs["problems"]`` (and by
-``emocirc corpus``), because every later step needs a loadable file.  Pass
-``strict=True`` to turn any problem into an error.  A malformed file name,
-summary line or label is always an error, since guessing would poison every
-figure downstream.
+Nothing is lost silently.  Every audio file's header is checked when the
+corpus is loaded (fast: nothing is decoded), and a file that is missing,
+unreadable, empty, truncated, not audio or shorter than
+:data:`emocirc.audio.MIN_DURATION_S` stops the load with one
+:class:`~emocirc.errors.EmocircError` naming the files (all of them, up to
+:data:`MAX_NAMED`), before any long work.  ``skip_bad=True`` (``--skip-bad``
+on the command line, ``skip_bad`` in the book) leaves them out *explicitly*:
+they are listed in ``df.attrs["skipped"]`` (``"<path>: <reason>"``), which
+the features file, the fine-tuning run and the chapter's banner record.
+
+Other problems are things a researcher must know about but that need not
+stop the work (a duplicate summary line, a session without annotations):
+they are reported in ``df.attrs["problems"]`` (and by ``emocirc corpus``,
+which also lists every damaged file).  Pass ``strict=True`` to turn any
+problem into an error.  A malformed file name, summary line or label is
+always an error, since guessing would poison every figure downstream.
 """
 
 from __future__ import annotations
@@ -25,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from emocirc.audio import audio_info
+from emocirc.audio import MIN_DURATION_S, audio_info
 from emocirc.corpora import emodb, iemocap, manifest
 from emocirc.errors import EmocircError
 from emocirc.labels import label_order, to_four_class
@@ -56,6 +65,9 @@ EXTRA_COLUMNS: dict[str, tuple[str, ...]] = {
     "csv": (),
 }
 
+#: Damaged files named in the error that stops a load; the rest are counted.
+MAX_NAMED = 10
+
 _READERS = {"emodb": emodb.read_table, "iemocap": iemocap.read_table, "csv": manifest.read_table}
 
 __all__ = [
@@ -63,6 +75,7 @@ __all__ = [
     "FORMATS",
     "describe",
     "detect_format",
+    "damaged_files_message",
     "load_corpus",
     "summary",
     "to_hf_dataset",
@@ -110,6 +123,7 @@ def load_corpus(
     *,
     keep_other: bool = False,
     strict: bool = False,
+    skip_bad: bool = False,
 ) -> pd.DataFrame:
     """Load a corpus as an utterance table.
 
@@ -128,13 +142,17 @@ def load_corpus(
         are dropped by default.
     strict : bool
         Raise on the first problem instead of reporting it.
+    skip_bad : bool
+        Leave out missing, unreadable, empty, truncated, non-audio or too
+        short files (listed in ``attrs["skipped"]`` and ``attrs["problems"]``)
+        instead of raising an :class:`EmocircError` that names them.
 
     Returns
     -------
     pandas.DataFrame
         One row per utterance, sorted by ``id``, columns :data:`COLUMNS`
         plus the layout's extras; ``attrs`` ``format``, ``root``,
-        ``problems``.  Durations come from the file headers (no decoding).
+        ``problems``, ``skipped``.  Durations come from the file headers (no decoding).
 
     Examples
     --------
@@ -142,11 +160,15 @@ def load_corpus(
     >>> root = pathlib.Path(tempfile.mkdtemp())
     >>> sf.write(root / "a.wav", np.zeros(8000), 16000)
     >>> _ = (root / "manifest.csv").write_text("path,label,speaker\\na.wav,sad,s1\\nb.wav,sad,s1\\n")
-    >>> df = load_corpus(root)
+    >>> load_corpus(root)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    emocirc.errors.EmocircError: ...: 1 of 2 audio files cannot be used: .../b.wav: audio file not found ...
+    >>> df = load_corpus(root, skip_bad=True)
     >>> df[["id", "label", "speaker", "duration"]].values.tolist()
     [['a', 'sadness', 's1', 0.5]]
-    >>> df.attrs["problems"]  # doctest: +ELLIPSIS
-    ['b: .../b.wav: audio file not found (expected an existing audio file); utterance left out']
+    >>> df.attrs["skipped"]  # doctest: +ELLIPSIS
+    ['.../b.wav: audio file not found (expected an existing audio file)']
     """
     root = Path(root).expanduser()
     if format == "auto":
@@ -164,19 +186,12 @@ def load_corpus(
         mapped = table["label"].map(to_four_class)
         table = table.assign(label=mapped)[mapped.notna()]
 
-    durations = np.full(len(table), np.nan)
-    readable = np.ones(len(table), dtype=bool)
-    for i, (utterance, wav) in enumerate(zip(table["id"], table["path"], strict=True)):
-        try:
-            durations[i] = audio_info(wav).duration
-        except EmocircError as err:
-            readable[i] = False
-            problems.append(f"{utterance}: {err}; utterance left out")
-            continue
-        if durations[i] == 0:
-            readable[i] = False
-            problems.append(f"{utterance}: {wav}: audio file has zero samples; utterance left out")
-    table = table.assign(duration=durations)[readable]
+    durations, damaged = _check_headers(table)
+    if damaged and not skip_bad:
+        raise EmocircError(damaged_files_message(root, [reason for _, reason in damaged], len(table)))
+    problems.extend(f"{utterance}: {reason}; utterance left out" for utterance, reason in damaged)
+    bad_ids = {utterance for utterance, _ in damaged}
+    table = table.assign(duration=durations)[~table["id"].isin(bad_ids).to_numpy()]
     if strict and problems:
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         raise EmocircError(f"{root}: {problems[0]}{more}")
@@ -185,7 +200,43 @@ def load_corpus(
     table.attrs["format"] = format
     table.attrs["root"] = str(root.resolve())
     table.attrs["problems"] = problems
+    table.attrs["skipped"] = [reason for _, reason in damaged]
     return table
+
+
+def _check_headers(table: pd.DataFrame) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """Every file's duration from its header, and ``(id, reason)`` for each file that cannot be used."""
+    durations = np.full(len(table), np.nan)
+    damaged: list[tuple[str, str]] = []
+    for i, (utterance, wav) in enumerate(zip(table["id"], table["path"], strict=True)):
+        try:
+            durations[i] = audio_info(wav).duration
+        except EmocircError as err:
+            damaged.append((utterance, str(err)))
+            continue
+        if durations[i] == 0:
+            damaged.append((utterance, f"{wav}: audio file has zero samples"))
+        elif durations[i] < MIN_DURATION_S:
+            damaged.append(
+                (utterance, f"{wav}: clip is {durations[i]:.3f} s long; expected at least {MIN_DURATION_S} s")
+            )
+    return durations, damaged
+
+
+def damaged_files_message(root: str | os.PathLike[str], reasons: list[str], total: int) -> str:
+    """The one-line error for damaged files: each named, up to :data:`MAX_NAMED`, then a count.
+
+    Examples
+    --------
+    >>> damaged_files_message("/c", [f"/c/{i}.wav: empty" for i in range(12)], 100)  # doctest: +ELLIPSIS
+    '/c: 12 of 100 audio files cannot be used: /c/0.wav: empty; ...; /c/9.wav: empty; and 2 more; fix or remove them, or pass --skip-bad (skip_bad=True) to leave them out and record them'
+    """
+    shown = "; ".join(" ".join(r.split()) for r in reasons[:MAX_NAMED])
+    more = f"; and {len(reasons) - MAX_NAMED} more" if len(reasons) > MAX_NAMED else ""
+    return (
+        f"{root}: {len(reasons)} of {total} audio files cannot be used: {shown}{more}; "
+        "fix or remove them, or pass --skip-bad (skip_bad=True) to leave them out and record them"
+    )
 
 
 def _tidy(table: pd.DataFrame, format: str) -> pd.DataFrame:
@@ -267,7 +318,8 @@ def to_hf_dataset(df: pd.DataFrame) -> datasets.Dataset:
 
     Audio stays a path string (no ``datasets.Audio`` column), so nothing is
     decoded through ``datasets``; load it with :func:`emocirc.audio.load_audio`.
-    The table's ``attrs`` (format, root, problems) go to ``dataset.info.description``.
+    The table's ``attrs`` (format, root, problems, skipped) go to ``dataset.info.description``.
+    Needs the ``hf`` extra (``pip install 'emocirc[hf]'``).
 
     Examples
     --------
@@ -278,10 +330,16 @@ def to_hf_dataset(df: pd.DataFrame) -> datasets.Dataset:
     """
     import json
 
-    import datasets  # imported lazily: it is slow to import and few callers need it
+    try:
+        import datasets  # imported lazily: an optional extra, slow to import, and few callers need it
+    except ModuleNotFoundError:
+        raise EmocircError(
+            "to_hf_dataset needs the Hugging Face datasets package; expected it installed "
+            "(pip install 'emocirc[hf]' or pip install datasets)"
+        ) from None
 
     plain = pd.DataFrame(df).reset_index(drop=True)
-    attrs = {k: v for k, v in df.attrs.items() if k in ("format", "root", "problems")}
+    attrs = {k: v for k, v in df.attrs.items() if k in ("format", "root", "problems", "skipped")}
     plain.attrs = {}
     # pandas' str dtype would become Arrow large_string; plain string is what datasets users expect.
     for column in plain.columns:
