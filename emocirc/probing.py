@@ -31,9 +31,9 @@ from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from emocirc.circumplex import concordance_correlation, ridge_valence_arousal
+from emocirc.circumplex import ridge_valence_arousal
 from emocirc.errors import EmocircError
-from emocirc.metrics import unweighted_recall
+from emocirc.metrics import concordance_correlation, unweighted_recall
 
 #: Targets :func:`layer_probe` knows, with the metric each is scored by.
 TARGETS: dict[str, str] = {"label": "unweighted_recall", "arousal": "ccc", "valence": "ccc"}
