@@ -261,7 +261,7 @@ class WeightedLayerProbe(ClassifierMixin, BaseEstimator):
     """A linear classifier over a learned, softmax-weighted sum of all hidden states.
 
     SUPERB scores a frozen encoder this way instead of picking one layer
-    {cite}`yang2021superb`: one scalar weight per hidden state, normalised by
+    (Yang et al. 2021, SUPERB): one scalar weight per hidden state, normalised by
     a softmax, mixes the (mean-pooled) hidden states into one vector, and a
     linear layer classifies it; weights and classifier are learned jointly.
     Each hidden state is standardised first (statistics of the training
@@ -474,3 +474,65 @@ def weighted_layer_probe(
         np.array(fold_weights), columns=layers, index=pd.RangeIndex(len(splits), name="fold")
     )
     return pd.DataFrame([row], columns=list(COLUMNS)), weights
+
+
+def select_layer(table: pd.DataFrame, which: str | int = "last") -> pd.DataFrame:
+    """One row per target of a :func:`layer_probe` table: the last, the best-scoring or a given hidden state.
+
+    ``"best"`` picks the layer after seeing the held-out scores, so its score
+    is optimistic as an estimate for new speakers.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"layer": [0, 1, 0, 1], "target": ["label", "label", "arousal", "arousal"],
+    ...                   "score": [0.3, 0.5, 0.7, 0.2]})
+    >>> select_layer(t, "best")["layer"].tolist(), select_layer(t)["layer"].tolist()
+    ([1, 0], [1, 1])
+    """
+    missing = {"layer", "target", "score"} - set(table.columns)
+    if missing:
+        raise EmocircError(f"probe table: expected columns layer, target, score; missing {sorted(missing)}")
+    if which == "best":
+        return table.loc[table.groupby("target", sort=False)["score"].idxmax()]
+    layer = table["layer"].max() if which == "last" else which
+    if isinstance(layer, str) or layer not in set(table["layer"]):
+        raise EmocircError(
+            f"which={which!r}: expected 'last', 'best' or one of the layers {sorted(set(table['layer']))}"
+        )
+    return table[table["layer"] == layer]
+
+
+def compare_probes(probes: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Scores of several probes side by side: one row per probe, (target, score / fold spread) columns.
+
+    Each table holds one row per target (:func:`select_layer` of a
+    :func:`layer_probe` table, the first value of :func:`weighted_layer_probe`,
+    a :func:`layer_probe` table of one-layer features such as eGeMAPS); a
+    target a probe lacks is NaN.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"layer": [2], "target": ["label"], "score": [0.5], "fold_std": [0.1]})
+    >>> b = pd.DataFrame({"layer": [-1], "target": ["label"], "score": [0.6], "fold_std": [0.05]})
+    >>> compare_probes({"last": a, "weighted": b})[("label", "score")].tolist()
+    [0.5, 0.6]
+    """
+    out = {}
+    for name, table in probes.items():
+        missing = {"target", "score", "fold_std"} - set(table.columns)
+        if missing:
+            raise EmocircError(
+                f"probe {name!r}: expected columns target, score, fold_std; missing {sorted(missing)}"
+            )
+        if table["target"].duplicated().any():
+            raise EmocircError(
+                f"probe {name!r} has several rows for one target: expected one (pick a layer with select_layer)"
+            )
+        out[name] = {
+            (row.target, stat): float(value)
+            for row in table.itertuples()
+            for stat, value in (("score", row.score), ("fold spread", row.fold_std))
+        }
+    frame = pd.DataFrame.from_dict(out, orient="index")
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["target", ""])
+    return frame

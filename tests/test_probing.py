@@ -226,3 +226,23 @@ def test_weighted_probe_bad_input():
     fitted = probing.WeightedLayerProbe(epochs=2).fit(f.embeddings, f.labels)
     with pytest.raises(EmocircError, match="as in training"):
         fitted.predict(f.embeddings[:, :2])
+
+
+def test_select_layer_and_compare_probes():
+    f = _features(n_per=10)
+    table = probing.layer_probe(f, ["label", "arousal"], n_splits=3)
+    last = probing.select_layer(table, "last")
+    best = probing.select_layer(table, "best")
+    assert set(last["layer"]) == {5} and list(last["target"]) == ["label", "arousal"]
+    for target, rows in table.groupby("target"):
+        assert best.set_index("target").loc[target, "score"] == rows["score"].max()
+    assert list(probing.select_layer(table, 3)["layer"]) == [3, 3]
+    with pytest.raises(EmocircError, match="expected 'last', 'best' or one of the layers"):
+        probing.select_layer(table, 4)
+    weighted, _ = probing.weighted_layer_probe(f, n_splits=3, epochs=20)
+    compared = probing.compare_probes({"last": last, "weighted": weighted})
+    assert compared.loc["last", ("arousal", "score")] == last.set_index("target").loc["arousal", "score"]
+    assert compared.loc["weighted", ("label", "fold spread")] == weighted["fold_std"].iloc[0]
+    assert np.isnan(compared.loc["weighted", ("arousal", "score")])  # the weighted probe classifies only
+    with pytest.raises(EmocircError, match="several rows for one target"):
+        probing.compare_probes({"all layers": table})
