@@ -94,7 +94,7 @@ fig = circplot.scatter(
 result = evaluate(run, emodb, device=device)
 pd.DataFrame(
     {
-        "accuracy (WA)": [result["accuracy"]],
+        "accuracy (WA)": [result["weighted_accuracy"]],
         "UA": [result["unweighted_recall"]],
         "macro-F1": [result["macro_f1"]],
         "happiness -> anger": [result["happiness_as_anger"]],
@@ -117,7 +117,7 @@ rows = {
     "first three PCs hold > 60 % of the variance": ("yes (Figure 16)", f"{share3:.0%}"),
     "happiness mostly predicted as anger": ("yes", f"{result['happiness_as_anger']:.0%} of happiness"),
     "happiness recall": ("low (not given)", f"{recall['happiness']:.0%}"),
-    "accuracy on four classes": ("not given", f"{result['accuracy']:.0%} (chance about 25-35 %)"),
+    "accuracy on four classes": ("not given", f"{result['weighted_accuracy']:.0%} (chance about 25-35 %)"),
 }
 display(
     Markdown(
