@@ -73,6 +73,7 @@ from threadpoolctl import threadpool_limits
 from emocirc.errors import EmocircError
 from emocirc.inference import BootstrapResult, Verdict, speaker_bootstrap, verdict, wrap_degrees
 from emocirc.labels import label_order
+from emocirc.metrics import concordance_correlation  # noqa: F401 (re-exported; the CCC lives in metrics)
 from emocirc.russell import REFERENCES, expected_angles, expected_positions
 
 #: Origins :func:`polar_centroids` accepts by name.
@@ -1006,32 +1007,6 @@ def to_rating_scale(values: Any, low: float = 1.0, high: float = 5.0) -> np.ndar
     [1.0, 3.0, 5.0]
     """
     return low + (np.asarray(values, dtype=float) + 1.0) / 2.0 * (high - low)
-
-
-def concordance_correlation(y_true: Any, y_pred: Any) -> float:
-    """Lin's concordance correlation coefficient, over the pairs where both are finite.
-
-    ``2 cov / (var_t + var_p + (mean_t - mean_p)^2)`` with population
-    moments: 1 only for perfect agreement, penalising shifts and scale.
-
-    Examples
-    --------
-    >>> concordance_correlation([1, 2, 3, 4], [1, 2, 3, 4])
-    1.0
-    >>> round(concordance_correlation([1, 2, 3, 4], [2, 3, 4, 5]), 3)
-    0.714
-    """
-    t = np.asarray(y_true, dtype=float).ravel()
-    p = np.asarray(y_pred, dtype=float).ravel()
-    if t.shape != p.shape:
-        raise EmocircError(f"concordance_correlation: expected equal lengths, got {t.size} and {p.size}")
-    ok = np.isfinite(t) & np.isfinite(p)
-    if ok.sum() < 2:
-        raise EmocircError(f"concordance_correlation: expected at least 2 finite pairs, got {int(ok.sum())}")
-    t, p = t[ok], p[ok]
-    cov = np.mean((t - t.mean()) * (p - p.mean()))
-    denom = t.var() + p.var() + (t.mean() - p.mean()) ** 2
-    return float(2 * cov / denom) if denom > 0 else float("nan")
 
 
 def ridge_valence_arousal(alpha: float = 1.0):

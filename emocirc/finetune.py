@@ -1179,7 +1179,7 @@ def evaluate(
     Returns
     -------
     dict
-        ``n``, ``dropped`` (label -> count), ``accuracy`` (WA),
+        ``n``, ``dropped`` (label -> count), ``weighted_accuracy`` (WA),
         ``unweighted_recall`` (UA), ``macro_f1``, ``recall`` (per class),
         ``labels``, ``confusion`` (rows true, columns predicted),
         ``happiness_as_anger`` (share of true happiness predicted as anger;
@@ -1202,7 +1202,7 @@ def evaluate(
     return {
         "n": summary["n"],
         "dropped": {str(k): int(v) for k, v in dropped.items()},
-        "accuracy": summary["weighted_accuracy"],
+        "weighted_accuracy": summary["weighted_accuracy"],
         "unweighted_recall": summary["unweighted_recall"],
         "macro_f1": summary["macro_f1"],
         "recall": summary["recall"],

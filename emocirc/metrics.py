@@ -1,22 +1,32 @@
-"""Classification metrics of speech emotion recognition, in the field's words.
+"""Metrics of speech emotion recognition, in the field's words.
+
+Classification (labels are strings, canonical emotion names; the default
+order is :func:`emocirc.labels.label_order` of every label seen), as thin
+wrappers over :mod:`sklearn.metrics` that fix the field's conventions:
 
 - weighted accuracy (WA): the share of utterances classified correctly (plain
   accuracy; "weighted" because every class counts by its size);
-- unweighted average recall (UA): the mean of the per-class recalls (balanced
-  accuracy), which a majority-class guesser cannot inflate;
+- unweighted average recall (UA): the mean of the per-class recalls over the
+  classes present in ``y_true`` (balanced accuracy), which a majority-class
+  guesser cannot inflate; the package's one UA;
 - macro-F1: the mean of the per-class F1 scores;
 - the confusion matrix, rows true labels and columns predictions, in an
   explicit label order so that figures and tables line up across runs.
 
-Labels are strings (canonical emotion names); the default order is
-:func:`emocirc.labels.label_order` of every label seen.
+Dimensional ratings (valence, arousal): Lin's concordance correlation
+coefficient (CCC), which scikit-learn does not have.
+
+The tests check every one of them against audEERING's independent
+implementation (``audmetric``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from sklearn import metrics as skm
 
 from emocirc.errors import EmocircError
 from emocirc.labels import label_order
@@ -71,12 +81,10 @@ def confusion_matrix(
     """
     true, pred = _as_labels(y_true, y_pred)
     order = _resolve_labels(true, pred, labels)
-    index = {lab: i for i, lab in enumerate(order)}
-    matrix = np.zeros((len(order), len(order)), dtype=np.int64)
-    for t, p in zip(true, pred, strict=True):
-        if t in index and p in index:
-            matrix[index[t], index[p]] += 1
-    return matrix
+    if not set(order) & set(true.tolist()):
+        # scikit-learn refuses this case; the counts are simply all zero.
+        return np.zeros((len(order), len(order)), dtype=np.int64)
+    return skm.confusion_matrix(true, pred, labels=order).astype(np.int64)
 
 
 def weighted_accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
@@ -88,7 +96,7 @@ def weighted_accuracy(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     0.75
     """
     true, pred = _as_labels(y_true, y_pred)
-    return float(np.mean(true == pred))
+    return float(skm.accuracy_score(true, pred))
 
 
 def per_class_recall(
@@ -103,11 +111,8 @@ def per_class_recall(
     """
     true, pred = _as_labels(y_true, y_pred)
     order = _resolve_labels(true, pred, labels)
-    out = {}
-    for lab in order:
-        mask = true == lab
-        out[lab] = float(np.mean(pred[mask] == lab)) if mask.any() else float("nan")
-    return out
+    recalls = skm.recall_score(true, pred, labels=order, average=None, zero_division=np.nan)
+    return {lab: float(r) for lab, r in zip(order, recalls, strict=True)}
 
 
 def unweighted_recall(
@@ -116,17 +121,20 @@ def unweighted_recall(
     """Unweighted average recall (UA): the mean recall over the true labels present.
 
     Classes with no utterance in ``y_true`` are left out of the mean (their
-    recall is undefined), as balanced accuracy does.
+    recall is undefined), as balanced accuracy does; a prediction outside
+    ``labels`` counts as a miss.
 
     Examples
     --------
     >>> unweighted_recall(["anger", "anger", "anger", "sadness"], ["anger"] * 4)
     0.5
     """
-    recalls = [r for r in per_class_recall(y_true, y_pred, labels).values() if not np.isnan(r)]
-    if not recalls:
+    true, pred = _as_labels(y_true, y_pred)
+    seen = set(true.tolist())
+    present = [lab for lab in _resolve_labels(true, pred, labels) if lab in seen]
+    if not present:
         raise EmocircError(f"none of the labels {list(labels or [])} occurs in y_true: UA is undefined")
-    return float(np.mean(recalls))
+    return float(skm.recall_score(true, pred, labels=present, average="macro"))
 
 
 def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str] | None = None) -> float:
@@ -140,11 +148,34 @@ def macro_f1(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]
     """
     true, pred = _as_labels(y_true, y_pred)
     order = _resolve_labels(true, pred, labels)
-    cm = confusion_matrix(true, pred, order).astype(float)
-    tp = np.diag(cm)
-    denom = cm.sum(axis=0) + cm.sum(axis=1)
-    f1 = np.divide(2 * tp, denom, out=np.zeros_like(tp), where=denom > 0)
-    return float(f1.mean())
+    return float(skm.f1_score(true, pred, labels=order, average="macro", zero_division=0))
+
+
+def concordance_correlation(y_true: Any, y_pred: Any) -> float:
+    """Lin's concordance correlation coefficient (CCC), over the pairs where both are finite.
+
+    ``2 cov / (var_t + var_p + (mean_t - mean_p)^2)`` with population
+    moments: 1 only for perfect agreement, penalising shifts and scale.
+    NaN when both series are constant and equal.
+
+    Examples
+    --------
+    >>> concordance_correlation([1, 2, 3, 4], [1, 2, 3, 4])
+    1.0
+    >>> round(concordance_correlation([1, 2, 3, 4], [2, 3, 4, 5]), 3)
+    0.714
+    """
+    t = np.asarray(y_true, dtype=float).ravel()
+    p = np.asarray(y_pred, dtype=float).ravel()
+    if t.shape != p.shape:
+        raise EmocircError(f"concordance_correlation: expected equal lengths, got {t.size} and {p.size}")
+    ok = np.isfinite(t) & np.isfinite(p)
+    if ok.sum() < 2:
+        raise EmocircError(f"concordance_correlation: expected at least 2 finite pairs, got {int(ok.sum())}")
+    t, p = t[ok], p[ok]
+    cov = np.mean((t - t.mean()) * (p - p.mean()))
+    denom = t.var() + p.var() + (t.mean() - p.mean()) ** 2
+    return float(2 * cov / denom) if denom > 0 else float("nan")
 
 
 def classification_summary(

@@ -44,15 +44,16 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold, LeaveOneGroupOut
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
-from emocirc.circumplex import concordance_correlation, ridge_valence_arousal
+from emocirc.circumplex import ridge_valence_arousal
 from emocirc.errors import EmocircError
-from emocirc.metrics import unweighted_recall
+from emocirc.metrics import concordance_correlation, unweighted_recall
 
 #: Targets :func:`layer_probe` knows, with the metric each is scored by.
 TARGETS: dict[str, str] = {"label": "unweighted_recall", "arousal": "ccc", "valence": "ccc"}
@@ -668,3 +669,287 @@ def describe_margin(margin: dict[str, float], a: str = "pre-trained", b: str = "
     if margin["hi"] < 0:
         return f"{b} ahead: {interval}"
     return f"{interval}: the interval does not resolve it"
+
+
+# --- The SUPERB-style weighted sum of hidden states -------------------------
+
+
+class WeightedLayerProbe(ClassifierMixin, BaseEstimator):
+    """A linear classifier over a learned, softmax-weighted sum of all hidden states.
+
+    SUPERB scores a frozen encoder this way instead of picking one layer
+    (Yang et al. 2021, SUPERB): one scalar weight per hidden state, normalised by
+    a softmax, mixes the (mean-pooled) hidden states into one vector, and a
+    linear layer classifies it; weights and classifier are learned jointly.
+    Each hidden state is standardised first (statistics of the training
+    utterances), so a weight says how much the layer's information counts,
+    not how large its values are.  Training is full-batch Adam on the
+    class-balanced cross-entropy (the score is UA) with an L2 penalty on the
+    classifier, in float64 on one CPU thread from a seeded initialisation: the
+    same inputs and seed give the same weights.
+
+    Parameters
+    ----------
+    epochs:
+        Full-batch optimisation steps.
+    lr:
+        Adam's learning rate.
+    l2:
+        Penalty on the classifier's weights (the layer weights are not penalised).
+    seed:
+        Seed of the classifier's initialisation.
+
+    Attributes
+    ----------
+    classes_ : numpy.ndarray
+        The labels, in the order of ``predict_proba``'s columns.
+    layer_weights_ : numpy.ndarray
+        Softmax-normalised weight of each hidden state (sums to 1).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["anger", "sadness"], 30)
+    >>> X = rng.normal(size=(60, 3, 4))
+    >>> X[:, 2, 0] += np.where(y == "anger", 2.0, -2.0)  # only hidden state 2 holds the emotion
+    >>> probe = WeightedLayerProbe(seed=0).fit(X, y)
+    >>> int(np.argmax(probe.layer_weights_)), float(np.mean(probe.predict(X) == y)) > 0.9
+    (2, True)
+    """
+
+    def __init__(self, epochs: int = 300, lr: float = 0.05, l2: float = 1e-3, seed: int = 0) -> None:
+        self.epochs = epochs
+        self.lr = lr
+        self.l2 = l2
+        self.seed = seed
+
+    @staticmethod
+    def _check(X: Any) -> np.ndarray:
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 3:
+            raise EmocircError(f"embeddings: expected utterances x layers x dimensions, got shape {X.shape}")
+        if not np.isfinite(X).all():
+            raise EmocircError("embeddings: expected finite values, found NaN or infinity")
+        return X
+
+    def fit(self, X: Any, y: Any) -> WeightedLayerProbe:
+        """Learn the layer weights and the classifier from ``X`` (N x L x D) and labels ``y``."""
+        import torch
+
+        X = self._check(X)
+        y = np.asarray(y).astype(str)
+        if y.shape != (len(X),):
+            raise EmocircError(f"labels: expected {len(X)} (one per utterance), got shape {y.shape}")
+        self.classes_, codes = np.unique(y, return_inverse=True)
+        if len(self.classes_) < 2:
+            raise EmocircError(f"labels: expected at least 2 classes, got {self.classes_.tolist()}")
+        if self.epochs < 1 or self.lr <= 0 or self.l2 < 0:
+            raise EmocircError(
+                f"epochs={self.epochs}, lr={self.lr}, l2={self.l2}: expected epochs >= 1, lr > 0, l2 >= 0"
+            )
+        self.mean_ = X.mean(axis=0)
+        std = X.std(axis=0)
+        self.scale_ = np.where(std > 0, std, 1.0)
+        Z = torch.from_numpy((X - self.mean_) / self.scale_)
+        target = torch.from_numpy(codes.astype(np.int64))
+        counts = np.bincount(codes, minlength=len(self.classes_))
+        balance = torch.from_numpy(len(codes) / (len(self.classes_) * counts.astype(np.float64)))
+        gen = torch.Generator().manual_seed(int(self.seed))
+        n_layers, dim = X.shape[1], X.shape[2]
+        logits_w = torch.zeros(n_layers, dtype=torch.float64, requires_grad=True)
+        W = (torch.randn(dim, len(self.classes_), generator=gen, dtype=torch.float64) * 0.01).requires_grad_()
+        b = torch.zeros(len(self.classes_), dtype=torch.float64, requires_grad=True)
+        opt = torch.optim.Adam([logits_w, W, b], lr=self.lr)
+        loss_fn = torch.nn.CrossEntropyLoss(weight=balance)
+        # One thread: these tensors are small, and several threads cost far more in
+        # synchronisation than they save (40x slower on a busy 2-core machine).
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            for _ in range(int(self.epochs)):
+                opt.zero_grad()
+                mixed = torch.einsum("l,nld->nd", torch.softmax(logits_w, 0), Z)
+                loss = loss_fn(mixed @ W + b, target) + self.l2 * (W**2).sum()
+                loss.backward()
+                opt.step()
+        finally:
+            torch.set_num_threads(threads)
+        with torch.no_grad():
+            self.layer_weights_ = torch.softmax(logits_w, 0).numpy().copy()
+            self.coef_ = W.numpy().copy()
+            self.intercept_ = b.numpy().copy()
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Class scores (logits), N x classes."""
+        if not hasattr(self, "layer_weights_"):
+            raise EmocircError("WeightedLayerProbe: call fit before predicting")
+        X = self._check(X)
+        if X.shape[1:] != self.mean_.shape:
+            raise EmocircError(
+                f"embeddings of shape {X.shape}: expected N x {self.mean_.shape[0]} x {self.mean_.shape[1]} "
+                "as in training"
+            )
+        mixed = np.einsum("l,nld->nd", self.layer_weights_, (X - self.mean_) / self.scale_)
+        return mixed @ self.coef_ + self.intercept_
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities (softmax of the scores), columns in ``classes_`` order."""
+        scores = self.decision_function(X)
+        scores = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return scores / scores.sum(axis=1, keepdims=True)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The most probable label of each utterance."""
+        scores = self.decision_function(X)
+        return self.classes_[np.argmax(scores, axis=1)]
+
+
+def weighted_layer_probe(
+    features: Any,
+    *,
+    groups: Any = None,
+    n_splits: int | None = 5,
+    epochs: int = 300,
+    lr: float = 0.05,
+    l2: float = 1e-3,
+    seed: int = 0,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score the SUPERB-style weighted-sum probe on speakers it never saw.
+
+    The folds are those of :func:`layer_probe` with the same ``groups``,
+    ``n_splits`` and ``seed``, so the score stands beside the per-layer
+    probes' scores; utterances without a label are left out.
+
+    Parameters
+    ----------
+    features:
+        A :class:`~emocirc.features.Features` (``embeddings`` N x L x D,
+        ``layers``, ``labels``, ``speakers``).
+    groups, n_splits, seed:
+        As in :func:`layer_probe` (``seed`` also seeds each fold's probe).
+    epochs, lr, l2:
+        Passed to :class:`WeightedLayerProbe`.
+
+    Returns
+    -------
+    score : pandas.DataFrame
+        One row with :data:`COLUMNS` (``layer`` is ``-1``, standing for "all
+        layers, weighted"; ``target`` ``"label"``; ``metric``
+        ``"unweighted_recall"``), UA pooled over the folds' held-out predictions.
+    weights : pandas.DataFrame
+        The learned layer weights, one row per fold, one column per hidden state.
+
+    Examples
+    --------
+    >>> from emocirc.features import Features
+    >>> rng = np.random.default_rng(0)
+    >>> y = np.repeat(["anger", "sadness"], 40)
+    >>> emb = rng.normal(size=(80, 3, 4))
+    >>> emb[:, 1, 0] += np.where(y == "anger", 2.0, -2.0)
+    >>> f = Features(ids=np.arange(80).astype(str), labels=y, speakers=np.tile(list("abcd"), 20),
+    ...              embeddings=emb.astype("float32"), layers=np.array([0, 4, 8]),
+    ...              valence=np.full(80, np.nan), arousal=np.full(80, np.nan))
+    >>> score, weights = weighted_layer_probe(f, n_splits=None)
+    >>> bool(score["score"].iloc[0] > 0.8), weights.columns.tolist(), int(weights.mean().idxmax())
+    (True, [0, 4, 8], 4)
+    """
+    embeddings = WeightedLayerProbe._check(features.embeddings)
+    n = len(embeddings)
+    y = np.asarray(features.labels).astype(str)
+    groups = np.asarray(features.speakers if groups is None else groups).astype(str)
+    if groups.shape != (n,) or y.shape != (n,):
+        raise EmocircError(
+            f"groups and labels: expected {n} values each (one per utterance), got {groups.shape} and {y.shape}"
+        )
+    idx = np.flatnonzero(y != "")
+    classes = np.unique(y[idx])
+    if len(classes) < 2:
+        raise EmocircError(f"labels: expected at least 2 emotions to probe, got {classes.tolist()}")
+    X, y, groups = embeddings[idx], y[idx], groups[idx]
+    splitter = _splitter(groups, n_splits, seed)
+    pred = np.full(len(idx), "", dtype=object)
+    fold_scores, fold_weights = [], []
+    splits = list(splitter.split(X, groups=groups))
+    for train, test in splits:
+        probe = WeightedLayerProbe(epochs=epochs, lr=lr, l2=l2, seed=seed).fit(X[train], y[train])
+        pred[test] = probe.predict(X[test])
+        fold_scores.append(unweighted_recall(y[test], pred[test].astype(str)))
+        fold_weights.append(probe.layer_weights_)
+    layers = np.asarray(features.layers).astype(int).tolist()
+    row = (
+        -1,
+        "label",
+        TARGETS["label"],
+        unweighted_recall(y, pred.astype(str)),
+        float(np.std(fold_scores)),
+        1.0 / len(classes),
+        len(splits),
+        len(idx),
+    )
+    weights = pd.DataFrame(
+        np.array(fold_weights), columns=layers, index=pd.RangeIndex(len(splits), name="fold")
+    )
+    return pd.DataFrame([row], columns=list(COLUMNS)), weights
+
+
+def select_layer(table: pd.DataFrame, which: str | int = "last") -> pd.DataFrame:
+    """One row per target of a :func:`layer_probe` table: the last, the best-scoring or a given hidden state.
+
+    ``"best"`` picks the layer after seeing the held-out scores, so its score
+    is optimistic as an estimate for new speakers.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"layer": [0, 1, 0, 1], "target": ["label", "label", "arousal", "arousal"],
+    ...                   "score": [0.3, 0.5, 0.7, 0.2]})
+    >>> select_layer(t, "best")["layer"].tolist(), select_layer(t)["layer"].tolist()
+    ([1, 0], [1, 1])
+    """
+    missing = {"layer", "target", "score"} - set(table.columns)
+    if missing:
+        raise EmocircError(f"probe table: expected columns layer, target, score; missing {sorted(missing)}")
+    if which == "best":
+        return table.loc[table.groupby("target", sort=False)["score"].idxmax()]
+    layer = table["layer"].max() if which == "last" else which
+    if isinstance(layer, str) or layer not in set(table["layer"]):
+        raise EmocircError(
+            f"which={which!r}: expected 'last', 'best' or one of the layers {sorted(set(table['layer']))}"
+        )
+    return table[table["layer"] == layer]
+
+
+def compare_probes(probes: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Scores of several probes side by side: one row per probe, (target, score / fold spread) columns.
+
+    Each table holds one row per target (:func:`select_layer` of a
+    :func:`layer_probe` table, the first value of :func:`weighted_layer_probe`,
+    a :func:`layer_probe` table of one-layer features such as eGeMAPS); a
+    target a probe lacks is NaN.
+
+    Examples
+    --------
+    >>> a = pd.DataFrame({"layer": [2], "target": ["label"], "score": [0.5], "fold_std": [0.1]})
+    >>> b = pd.DataFrame({"layer": [-1], "target": ["label"], "score": [0.6], "fold_std": [0.05]})
+    >>> compare_probes({"last": a, "weighted": b})[("label", "score")].tolist()
+    [0.5, 0.6]
+    """
+    out = {}
+    for name, table in probes.items():
+        missing = {"target", "score", "fold_std"} - set(table.columns)
+        if missing:
+            raise EmocircError(
+                f"probe {name!r}: expected columns target, score, fold_std; missing {sorted(missing)}"
+            )
+        if table["target"].duplicated().any():
+            raise EmocircError(
+                f"probe {name!r} has several rows for one target: expected one (pick a layer with select_layer)"
+            )
+        out[name] = {
+            (row.target, stat): float(value)
+            for row in table.itertuples()
+            for stat, value in (("score", row.score), ("fold spread", row.fold_std))
+        }
+    frame = pd.DataFrame.from_dict(out, orient="index")
+    frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["target", ""])
+    return frame

@@ -32,11 +32,11 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy import fft as sp_fft
 from scipy.signal import find_peaks
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import balanced_accuracy_score, confusion_matrix
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from emocirc.errors import EmocircError
+from emocirc.metrics import confusion_matrix, unweighted_recall, weighted_accuracy
 
 #: Emotions counted as high and low arousal in the arousal check (disgust,
 #: placed high by the NRC lexicon but spoken slowly and low, is left out).
@@ -339,7 +339,7 @@ def loso_baseline(
         test = speakers == spk
         clf = make_classifier(C=C, seed=seed).fit(X[~test], labels[~test])
         pred[test] = clf.predict(X[test])
-        per_speaker[spk] = float(np.mean(pred[test] == labels[test]))
+        per_speaker[spk] = weighted_accuracy(labels[test], pred[test])
     from emocirc.labels import label_order
 
     order = label_order(np.unique(labels))
@@ -350,8 +350,8 @@ def loso_baseline(
         confusion=pd.DataFrame(
             cm, index=pd.Index(order, name="true"), columns=pd.Index(order, name="predicted")
         ),
-        weighted_accuracy=float(np.mean(pred == labels)),
-        unweighted_recall=float(balanced_accuracy_score(labels, pred)),
+        weighted_accuracy=weighted_accuracy(labels, pred),
+        unweighted_recall=unweighted_recall(labels, pred),
         per_speaker=pd.Series(per_speaker, name="accuracy"),
     )
 

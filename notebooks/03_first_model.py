@@ -48,13 +48,14 @@ import torch
 from IPython.display import Markdown, display
 from sklearn.metrics import silhouette_score
 
+from emocirc import egemaps
 from emocirc.circumplex import EmbeddingPCA
 from emocirc.corpora import load_corpus
 from emocirc.features import extract_features
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
-from emocirc.plotting.layers import layer_scores
-from emocirc.probing import layer_probe, layer_summary
+from emocirc.plotting.layers import layer_scores, layer_weights
+from emocirc.probing import compare_probes, layer_probe, layer_summary, select_layer, weighted_layer_probe
 from emocirc.provenance import banner
 from emocirc.synth import ensure_corpus
 
@@ -183,6 +184,99 @@ print("The hidden state matters more than the held-out speakers for some probe:"
 layer_spread.round(3)
 
 # %% [markdown]
+# ## Two field baselines beside the hidden states
+#
+# Two reference points from the field stand beside the per-layer probes,
+# scored on the same folds by the same UA.
+#
+# *The weighted sum of all hidden states.* SUPERB does not pick a layer: it
+# learns one weight per hidden state, normalised by a softmax, mixes the
+# hidden states with them and classifies the mix, weights and classifier
+# trained together on the training speakers {cite}`yang2021superb`
+# (`emocirc.probing.weighted_layer_probe`; each hidden state is standardised
+# first, so a weight measures how much a layer's information is used, not
+# how large its values are). The figures show the learned weights, averaged
+# over the folds, with their range across folds. A softmax trained this way
+# can settle on one hidden state even when several would serve as well: where
+# the layers score alike (the spread table above), read the weighted sum's
+# score, not which layer it favours.
+
+# %%
+iemocap_weighted, iemocap_weights = weighted_layer_probe(
+    iemocap_features, groups=iemocap["session"], n_splits=None, seed=seed
+)
+fig = layer_weights(
+    iemocap_weights, title="Learned layer weights of the weighted-sum probe, IEMOCAP (leave one session out)"
+)
+
+# %%
+emodb_weighted, emodb_weights = weighted_layer_probe(emodb_features, n_splits=probe_folds, seed=seed)
+fig = layer_weights(
+    emodb_weights, title="Learned layer weights of the weighted-sum probe, EMODB (speaker folds)"
+)
+
+# %% [markdown]
+# *Expert features.* openSMILE's eGeMAPS v02 functionals {cite}`eyben2016gemaps`
+# (chapter 2), put through the very same linear probe as if they were one more
+# hidden state: the field's usual answer to "does the encoder know more than
+# a handful of acoustic measurements?".
+
+# %%
+if egemaps.is_available():
+    iemocap_egemaps = layer_probe(
+        egemaps.egemaps_embeddings(iemocap),
+        ["label", "arousal", "valence"],
+        groups=iemocap["session"],
+        n_splits=None,
+        seed=seed,
+    )
+    emodb_egemaps = layer_probe(egemaps.egemaps_embeddings(emodb), "label", n_splits=probe_folds, seed=seed)
+else:
+    iemocap_egemaps = emodb_egemaps = None
+    display(Markdown(f"eGeMAPS not installed: `{egemaps.INSTALL_HINT}`"))
+
+# %% [markdown]
+# Table 1: every probe on held-out speakers (UA for the emotion, CCC for the
+# ratings), each with the spread of its per-fold scores. The "best single hidden state" row
+# picks its layer after seeing the held-out scores, so it is optimistic; the
+# weighted sum sets its weights on the training speakers alone. The
+# weighted-sum probe is a classifier only, hence no CCC.
+
+# %%
+# LEAD: interval via emocirc.inference (speaker-level bootstrap of each score; paired differences to the last layer)
+iemocap_compared = {
+    "last hidden state": select_layer(iemocap_probe, "last"),
+    "best single hidden state": select_layer(iemocap_probe, "best"),
+    "weighted sum of all hidden states": iemocap_weighted,
+}
+emodb_compared = {
+    "last hidden state": select_layer(emodb_probe, "last"),
+    "best single hidden state": select_layer(emodb_probe, "best"),
+    "weighted sum of all hidden states": emodb_weighted,
+}
+if iemocap_egemaps is not None:
+    iemocap_compared["eGeMAPS v02"] = iemocap_egemaps
+    emodb_compared["eGeMAPS v02"] = emodb_egemaps
+probe_table = pd.concat(
+    {"IEMOCAP": compare_probes(iemocap_compared), "EMODB": compare_probes(emodb_compared)}, axis=1
+)
+probe_table.round(2)
+
+# %%
+weighted_gain = (
+    iemocap_weighted["score"].iloc[0] - probe_table.loc["last hidden state", ("IEMOCAP", "label", "score")]
+)
+top = iemocap_weights.mean().idxmax()
+display(
+    Markdown(
+        f"On IEMOCAP the weighted sum scores {weighted_gain:+.2f} UA against the last hidden state "
+        f"(fold spread {iemocap_weighted['fold_std'].iloc[0]:.2f}); its largest mean weight is on hidden "
+        f"state {top} ({iemocap_weights.mean().max():.2f}, where equal weights would give "
+        f"{1 / iemocap_weights.shape[1]:.2f})."
+    )
+)
+
+# %% [markdown]
 # ## Beside the report
 #
 # The table sets this page's numbers beside the seed's. Its verdicts are
@@ -203,6 +297,7 @@ elif abs(gain) <= noise:
 else:
     layers_verdict = f"{'yes' if gain > 0 else 'no'} (best middle minus last: {gain:+.3f} UA)"
 emodb_chance = 1 / emodb["label"].nunique()
+weighted_noise = iemocap_weighted["fold_std"].iloc[0]
 rows = {
     "IEMOCAP, 4 emotions, PCA of the last layer": (
         "no clear clusters (Figure 11)",
@@ -220,6 +315,15 @@ rows = {
         f"{emodb_ua.loc[last, 'score']:.2f} on EMODB (chance {emodb_chance:.2f})",
     ),
     "middle layers richer than the last (pre-trained wav2vec2, literature)": ("not examined", layers_verdict),
+    "weighted sum of all layers (SUPERB) against the last, UA": (
+        "not examined",
+        f"{weighted_gain:+.3f} UA on IEMOCAP (fold spreads {weighted_noise:.3f} and {noise:.3f}): "
+        + (
+            "within the fold spread"
+            if abs(weighted_gain) <= max(noise, weighted_noise)
+            else ("higher" if weighted_gain > 0 else "lower")
+        ),
+    ),
 }
 display(
     Markdown(

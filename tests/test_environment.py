@@ -14,8 +14,9 @@ ROOT = Path(__file__).resolve().parent.parent
 CONDA_TO_PYPI = {"pysoundfile": "soundfile", "soxr-python": "soxr"}
 # Installed by the conda environment itself, not a dependency of the package.
 CONDA_ONLY = {"python", "pip"}
-# Extras that environment.yml deliberately leaves out (installed on demand).
-OPTIONAL_EXTRAS_NOT_IN_ENV = {"lab"}
+# Extras that environment.yml deliberately leaves out (installed on demand;
+# egemaps's openSMILE is under a research-only licence).
+OPTIONAL_EXTRAS_NOT_IN_ENV = {"lab", "egemaps"}
 
 
 def _split(requirement: str) -> tuple[str, str]:

@@ -57,3 +57,16 @@ def test_draws_on_a_given_axis_and_rejects_bad_tables():
         layer_scores(pd.DataFrame({"layer": [0], "score": [1.0]}))
     with pytest.raises(EmocircError, match="no"):
         layer_scores(_table().iloc[:0])
+
+
+def test_layer_weights_bars_are_fold_means_with_the_uniform_line():
+    from emocirc.plotting.layers import layer_weights
+
+    w = pd.DataFrame([[0.1, 0.6, 0.3], [0.3, 0.4, 0.3]], columns=[0, 2, 4])
+    ax = layer_weights(w, title="t").axes[0]
+    assert [round(p.get_height(), 3) for p in ax.patches] == [0.2, 0.5, 0.3]
+    assert [round(p.get_x() + p.get_width() / 2) for p in ax.patches] == [0, 2, 4]
+    uniform = [line for line in ax.lines if line.get_label() == "uniform"]
+    assert uniform and uniform[0].get_ydata()[0] == pytest.approx(1 / 3)
+    with pytest.raises(EmocircError, match="non-negative"):
+        layer_weights(pd.DataFrame([[0.5, -0.1]], columns=[0, 1]))

@@ -284,3 +284,87 @@ def test_describe_margin_follows_the_interval():
     )
     assert probing.describe_margin({"margin": -0.2, "lo": -0.3, "hi": -0.1}, "A", "B").startswith("B ahead")
     assert "does not resolve" in probing.describe_margin({"margin": 0.05, "lo": -0.01, "hi": 0.1})
+
+
+# --- The SUPERB-style weighted-sum probe --------------------------------------
+
+
+def test_weighted_probe_weights_the_informative_layer():
+    f = _features()
+    score, weights = probing.weighted_layer_probe(f, n_splits=3, seed=0)
+    assert list(score.columns) == list(probing.COLUMNS)
+    row = score.iloc[0]
+    assert (row["layer"], row["target"], row["metric"], row["folds"]) == (-1, "label", "unweighted_recall", 3)
+    # Layer 3 holds the label: it carries most of the weight, and the mix scores like it.
+    assert weights.columns.tolist() == [0, 3, 5] and len(weights) == 3
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0)
+    assert (weights.idxmax(axis=1) == 3).all()
+    assert (weights[3] > 0.5).all()
+    per_layer = probing.layer_probe(f, "label", n_splits=3, seed=0).set_index("layer")["score"]
+    assert row["score"] > per_layer.loc[0] + 0.3
+    assert row["score"] >= per_layer.loc[3] - 0.1
+
+
+def test_weighted_probe_is_deterministic_and_seeded():
+    f = _features(n_per=10)
+    X, y = f.embeddings, f.labels
+    a = probing.WeightedLayerProbe(epochs=50, seed=1).fit(X, y)
+    b = probing.WeightedLayerProbe(epochs=50, seed=1).fit(X, y)
+    c = probing.WeightedLayerProbe(epochs=50, seed=2).fit(X, y)
+    np.testing.assert_array_equal(a.layer_weights_, b.layer_weights_)
+    np.testing.assert_array_equal(a.coef_, b.coef_)
+    assert not np.array_equal(a.coef_, c.coef_)
+    proba = a.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(a.classes_[proba.argmax(axis=1)], a.predict(X))
+    assert a.get_params()["epochs"] == 50  # the scikit-learn contract
+
+
+def test_weighted_probe_never_trains_on_a_test_speaker(monkeypatch):
+    f = _features(n_per=10)
+    seen = []
+    original = probing.WeightedLayerProbe.fit
+
+    def spy(self, X, y):
+        seen.append({tuple(row) for row in X[:, 0, :2].round(6)})
+        return original(self, X, y)
+
+    monkeypatch.setattr(probing.WeightedLayerProbe, "fit", spy)
+    probing.weighted_layer_probe(f, n_splits=None, epochs=5)
+    assert len(seen) == len(np.unique(f.speakers))
+    for speaker, train in zip(np.unique(f.speakers), seen, strict=True):
+        held_out = {tuple(row) for row in f.embeddings[f.speakers == speaker, 0, :2].round(6)}
+        assert not held_out & train
+
+
+def test_weighted_probe_bad_input():
+    f = _features(n_per=5)
+    with pytest.raises(EmocircError, match="utterances x layers x dimensions"):
+        probing.WeightedLayerProbe().fit(f.embeddings[:, 0], f.labels)
+    with pytest.raises(EmocircError, match="at least 2 classes"):
+        probing.WeightedLayerProbe().fit(f.embeddings, np.full(len(f), "anger"))
+    with pytest.raises(EmocircError, match="call fit"):
+        probing.WeightedLayerProbe().predict(f.embeddings)
+    fitted = probing.WeightedLayerProbe(epochs=2).fit(f.embeddings, f.labels)
+    with pytest.raises(EmocircError, match="as in training"):
+        fitted.predict(f.embeddings[:, :2])
+
+
+def test_select_layer_and_compare_probes():
+    f = _features(n_per=10)
+    table = probing.layer_probe(f, ["label", "arousal"], n_splits=3)
+    last = probing.select_layer(table, "last")
+    best = probing.select_layer(table, "best")
+    assert set(last["layer"]) == {5} and list(last["target"]) == ["label", "arousal"]
+    for target, rows in table.groupby("target"):
+        assert best.set_index("target").loc[target, "score"] == rows["score"].max()
+    assert list(probing.select_layer(table, 3)["layer"]) == [3, 3]
+    with pytest.raises(EmocircError, match="expected 'last', 'best' or one of the layers"):
+        probing.select_layer(table, 4)
+    weighted, _ = probing.weighted_layer_probe(f, n_splits=3, epochs=20)
+    compared = probing.compare_probes({"last": last, "weighted": weighted})
+    assert compared.loc["last", ("arousal", "score")] == last.set_index("target").loc["arousal", "score"]
+    assert compared.loc["weighted", ("label", "fold spread")] == weighted["fold_std"].iloc[0]
+    assert np.isnan(compared.loc["weighted", ("arousal", "score")])  # the weighted probe classifies only
+    with pytest.raises(EmocircError, match="several rows for one target"):
+        probing.compare_probes({"all layers": table})

@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     labels = result["labels"]
     print(f"{result['n']} utterances scored; left out (no counterpart): {result['dropped'] or 'none'}")
     print(
-        f"accuracy (WA) {result['accuracy']:.3f}  UA {result['unweighted_recall']:.3f}  macro-F1 {result['macro_f1']:.3f}"
+        f"accuracy (WA) {result['weighted_accuracy']:.3f}  UA {result['unweighted_recall']:.3f}  macro-F1 {result['macro_f1']:.3f}"
     )
     share = result["happiness_as_anger"]
     print("happiness predicted as anger: " + ("n/a" if math.isnan(share) else f"{share:.1%}"))

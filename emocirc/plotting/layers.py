@@ -66,3 +66,40 @@ def layer_scores(
     ax.legend(loc="best")
     ax.set_title(title or "Linear probe score per hidden state")
     return fig
+
+
+def layer_weights(weights: pd.DataFrame, ax: Any = None, title: str | None = None) -> Figure:
+    """The weighted-sum probe's learned layer weights: mean over folds as bars, fold range as whiskers.
+
+    ``weights`` is the second value :func:`emocirc.probing.weighted_layer_probe`
+    returns (one row per fold, one column per hidden state).  A dotted line
+    marks the uniform weight, 1 / number of hidden states.
+
+    Examples
+    --------
+    >>> w = pd.DataFrame([[0.2, 0.7, 0.1], [0.3, 0.6, 0.1]], columns=[0, 4, 8])
+    >>> fig = layer_weights(w)
+    >>> [round(float(p.get_height()), 2) for p in fig.axes[0].patches]
+    [0.25, 0.65, 0.1]
+    """
+    if weights.empty:
+        raise EmocircError("layer weights: expected at least one fold, got none")
+    values = weights.to_numpy(float)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise EmocircError("layer weights: expected finite, non-negative weights (a softmax per fold)")
+    if ax is None:
+        apply_style()
+        fig, ax = plt.subplots()
+    else:
+        fig = ax.figure
+    layers = np.asarray(weights.columns).astype(int)
+    mean = values.mean(axis=0)
+    spread = np.vstack([mean - values.min(axis=0), values.max(axis=0) - mean])
+    ax.bar(layers, mean, color=_TARGET_COLORS["label"], yerr=spread, capsize=3, width=0.7)
+    ax.axhline(1.0 / len(layers), color="#4d4d4d", linestyle=":", linewidth=1, label="uniform")
+    ax.set_xticks(layers)
+    ax.set_xlabel("hidden state (0 = CNN features, then transformer layers)")
+    ax.set_ylabel("learned weight (softmax)")
+    ax.legend(loc="best")
+    ax.set_title(title or "Layer weights of the weighted-sum probe")
+    return fig
