@@ -1389,10 +1389,12 @@ def extract_features(
         Show a progress bar (audio seconds) on stderr.
     shard:
         ``(rank, world)``: embed (and cache) only this process's share, every
-        ``world``-th utterance in length order, so that ``world`` processes
-        split the audio evenly; the rows are that share's, in input order.
-        ``emocirc extract`` under ``accelerate launch`` runs one shard per
-        process, then assembles the whole file from the shared cache.
+        ``world``-th of the length-sorted batches a single process would
+        form, so that ``world`` processes split the audio about evenly and
+        compute each utterance exactly as one process does; the rows are
+        that share's, in input order.  ``emocirc extract`` under
+        ``accelerate launch`` runs one shard per process, then assembles the
+        whole file from the shared cache.
 
     Returns
     -------
@@ -1421,14 +1423,15 @@ def extract_features(
     settings = {"layers": layer_list, "pooling": "frames" if frames else "mean", "precision": prec}
 
     items = [_scan(i, name, src) for i, (name, src) in enumerate(zip(ids, sources, strict=True))]
-    todo = sorted(items, key=lambda it: (it.samples, it.index))
+    chunks = list(_batches(sorted(items, key=lambda it: (it.samples, it.index)), batch_seconds))
     if shard is not None:
         rank, world = _check_shard(shard)
-        # Every world-th utterance in length order: each rank gets a like share of audio.
-        todo = todo[rank::world]
+        # Every world-th of the batches one process would form: like shares of audio, and
+        # each utterance is computed in the same batch as in a one-process run (same numbers).
+        chunks = chunks[rank::world]
     results: dict[int, np.ndarray] = {}
     skipped: list[str] = []
-    bar = _progress_bar(sum(it.samples for it in todo if not it.problem), progress)
+    bar = _progress_bar(sum(it.samples for chunk in chunks for it in chunk if not it.problem), progress)
 
     def on_hit(item: _Item, wave: np.ndarray, hit: np.ndarray) -> None:
         results[item.index] = hit
@@ -1438,7 +1441,10 @@ def extract_features(
     def read(batch: list[_Item]) -> list[_Loaded]:
         return _read_batch(batch, store, settings, decoders)
 
+    computed = [0]
+
     def finish(started) -> None:
+        computed[0] += len(started[0])
         _finish_batch(started, store, results, skipped, skip_bad, bar)
 
     # The loader thread decodes (and keys, and looks up) the next batch while the
@@ -1451,7 +1457,7 @@ def extract_features(
         ThreadPoolExecutor(max_workers=threads) if threads > 1 else contextlib.nullcontext() as decoders,
     ):
         in_flight = None
-        for batch in _misses(_batches(todo, batch_seconds), read, pool, batch_seconds, on_hit):
+        for batch in _misses(chunks, read, pool, batch_seconds, on_hit):
             try:
                 started = _start_batch(batch, backbone, layer_list, dev, prec, frames)
             except BaseException:
@@ -1493,7 +1499,12 @@ def extract_features(
         arousal=np.array([meta["arousal"][i] for i in keep], dtype=np.float64),
         frames=frame_list,
         skipped=skipped,
-        info={"backbone": backbone.name, "fingerprint": backbone.fingerprint, "precision": prec},
+        info={
+            "backbone": backbone.name,
+            "fingerprint": backbone.fingerprint,
+            "precision": prec,
+            "computed": str(computed[0]),  # utterances not served by the cache (not saved)
+        },
     )
 
 
