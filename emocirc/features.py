@@ -55,9 +55,13 @@ the host prepares batch k+1 while the GPU computes batch k.  ``_TUNING``
 switches each of these, for ``benchmarks/extract.py``.
 
 Every result is cached on disk, one entry per utterance (or per chunk of
-windows), keyed by the backbone's fingerprint, the audio's content hash, the
+windows), keyed by the backbone's fingerprint, the hash of the decoded
+samples (xxh3-128, computed by the loader thread as it decodes each file for
+its batch, so keying costs no extra read and overlaps the model's work), the
 layers, the pooling and the precision; an interrupted run keeps what it
-computed.
+computed.  Under ``accelerate launch`` each process embeds a shard of the
+utterances into the shared cache (``shard=``), and one process assembles the
+file from it.
 """
 
 from __future__ import annotations
@@ -90,7 +94,8 @@ REQUIRED_ARRAYS: tuple[str, ...] = ("ids", "labels", "speakers", "embeddings", "
 PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
 
 # Bumped whenever the computation changes, so old cache entries are not served.
-_CACHE_VERSION = 4  # 2: FFT pos. conv on CUDA; 3: bf16 weights, analytic first group norm; 4: CPU prepacking
+_CACHE_VERSION = 5  # 2: FFT pos. conv on CUDA; 3: bf16 weights, analytic first group norm; 4: CPU prepacking;
+# 5: keys from the decoded samples' xxh3-128 (content_hash), not the file's blake2b
 
 # Choices, switchable so benchmarks/extract.py can time each one:
 # "cnn": "strided" (_strided_conv), "unfold" (one product over unfolded windows),
@@ -104,7 +109,8 @@ _CACHE_VERSION = 4  # 2: FFT pos. conv on CUDA; 3: bf16 weights, analytic first 
 # "pos_conv": "fft" (FFT positional convolution), "module" (the model's own) or
 # "auto" (FFT wherever the module is of the usual form: 2x faster than oneDNN's bf16
 # convolution on this project's CPU, 5 % of the work there, and much faster on a GPU);
-# "pipeline": queue batch k+1 before fetching batch k (CUDA; "always": on a CPU too).
+# "pipeline": queue batch k+1 before fetching batch k (CUDA; "always": on a CPU too);
+# "decoders": threads that decode a batch's files ("auto": 4 on CUDA, 1 on a CPU).
 _TUNING: dict[str, Any] = {
     "cnn": "auto",
     "first_norm": "analytic",
@@ -114,6 +120,7 @@ _TUNING: dict[str, Any] = {
     "encoder": "own",
     "pos_conv": "auto",
     "pipeline": True,
+    "decoders": "auto",
 }
 
 
@@ -1073,30 +1080,37 @@ def forward_hidden_states(
 # --------------------------------------------------------------------------- the cache
 
 
-def content_hash(source: str | os.PathLike[str] | np.ndarray) -> str:
-    """Hash of a file's bytes or an array's samples (hex, 32 characters).
+def content_hash(signal: np.ndarray) -> str:
+    """Cache key of a decoded signal: xxh3-128 of its float32 samples (hex, 32 characters).
+
+    The hash is over the samples as decoded and resampled to 16 kHz, so it is
+    computed where the audio is loaded anyway (no second read of the file),
+    and the same audio gets the same key whatever its container.  xxh3 is
+    not cryptographic: it guards a cache against changed audio, not against
+    an adversary; at several GB/s it costs little next to the decoding.
 
     Examples
     --------
     >>> import numpy as np
-    >>> content_hash(np.zeros(3, "float32")) == content_hash(np.zeros(3, "float32"))
-    True
+    >>> x = np.zeros(16000, "float32")
+    >>> content_hash(x) == content_hash(x.copy()), len(content_hash(x))
+    (True, 32)
+    >>> y = x.copy(); y[123] = 1e-6
+    >>> content_hash(y) == content_hash(x)
+    False
     """
-    digest = hashlib.blake2b(digest_size=16)
-    if isinstance(source, np.ndarray):
-        digest.update(b"array")
-        digest.update(np.ascontiguousarray(source, dtype=np.float32).tobytes())
-        return digest.hexdigest()
-    with open(source, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    import xxhash
+
+    samples = np.ascontiguousarray(signal, dtype=np.float32)
+    if samples.ndim != 1:
+        raise EmocircError(f"signal of shape {samples.shape}: expected a 1-D 16 kHz signal to hash")
+    return xxhash.xxh3_128_hexdigest(memoryview(samples).cast("B"))
 
 
 class FeatureCache:
     """Per-utterance ``.npy`` entries under ``<cache_dir>/features/<fingerprint>/``.
 
-    Keys combine the audio's content hash with everything that changes the
+    Keys combine the decoded audio's :func:`content_hash` with everything that changes the
     result (layers, pooling, precision, window); the backbone's fingerprint
     names the directory, so changed weights never meet old entries.
     """
@@ -1139,8 +1153,8 @@ class _Item:
     name: str
     source: str | np.ndarray
     samples: int  # estimated, for sorting; the loaded signal decides
-    audio_hash: str = ""
     problem: str = ""
+    key: str = ""  # cache key, set by the loader from the decoded samples
 
 
 def _as_table(source: Any) -> tuple[list[str], list[Any], dict[str, list[Any]]]:
@@ -1187,15 +1201,13 @@ def _as_table(source: Any) -> tuple[list[str], list[Any], dict[str, list[Any]]]:
     return ids, sources, meta
 
 
-def _scan(index: int, name: str, source: str | np.ndarray, hashed: bool = True) -> _Item:
-    # Hashing is for the cache alone; without one it would cost about a quarter
-    # of a GPU extraction's wall time (blake2b runs at about 1 GB/s).
+def _scan(index: int, name: str, source: str | np.ndarray) -> _Item:
+    # Only the header is read here (for the length order); the samples, and with
+    # them the cache key, come when the loader decodes the file for its batch.
     if isinstance(source, np.ndarray):
-        return _Item(index, name, source, len(source), content_hash(source) if hashed else "")
+        return _Item(index, name, source, len(source))
     item = _Item(index, name, source, sys.maxsize)
     try:
-        if hashed:
-            item.audio_hash = content_hash(source)
         info = audio_info(source)
         item.samples = int(round(info.frames * SAMPLE_RATE / max(info.sample_rate, 1)))
     except OSError as err:
@@ -1228,6 +1240,88 @@ def _batches(items: list[_Item], batch_seconds: float) -> Iterator[list[_Item]]:
         if item.problem:
             yield batch
             batch = []
+    if batch:
+        yield batch
+
+
+#: What the loader hands over for one utterance: the item, its signal (or the
+#: problem that stopped its loading) and the cached result, when there is one.
+_Loaded = tuple[_Item, "np.ndarray | str", "np.ndarray | None"]
+
+
+def _read_one(item: _Item, store: FeatureCache | None, settings: dict[str, Any]) -> _Loaded:
+    """Decode one utterance, key it by its samples and look the key up in the cache."""
+    try:
+        wave = _load(item)
+    except EmocircError as err:
+        return item, str(err), None
+    hit = None
+    if store is not None:
+        item.key = store.key(content_hash(wave), **settings)
+        hit = store.get(item.key)
+    return item, wave, hit
+
+
+def _read_batch(
+    batch: list[_Item],
+    store: FeatureCache | None,
+    settings: dict[str, Any],
+    decoders: ThreadPoolExecutor | None = None,
+) -> list[_Loaded]:
+    """:func:`_read_one` for each utterance of a batch, on ``decoders``' threads when given.
+
+    Runs on the loader thread, so decoding, hashing and cache reads overlap
+    the model's work on the previous batch.  Each file is decoded once.
+    """
+    if decoders is None:
+        return [_read_one(item, store, settings) for item in batch]
+    return list(decoders.map(lambda item: _read_one(item, store, settings), batch))
+
+
+def _decoder_count(device: torch.device) -> int:
+    # A GPU embeds about as fast as one core decodes WAV (both near 10,000x real
+    # time, benchmarks/README.md): there a few threads decode (libsndfile and
+    # numpy release the GIL); on a CPU the model is the bottleneck by far.
+    wanted = _TUNING["decoders"]
+    if wanted == "auto":
+        wanted = min(4, os.cpu_count() or 1) if device.type == "cuda" else 1
+    return max(1, int(wanted))
+
+
+def _misses(
+    batches: Iterable[list[_Item]],
+    read: Callable[[list[_Item]], list[_Loaded]],
+    pool: ThreadPoolExecutor,
+    batch_seconds: float,
+    on_hit: Callable[[_Item, np.ndarray, np.ndarray], None],
+) -> Iterator[list[tuple[_Item, np.ndarray | str]]]:
+    """Loaded utterances that the cache does not hold, re-cut into full batches.
+
+    The loader reads one batch ahead on ``pool``; cache hits go to ``on_hit``
+    as they arrive, and the misses (and problems) gather into batches by the
+    same padded-size rule as :func:`_batches`, so a partly cached corpus is
+    still computed in full batches.
+    """
+    limit = batch_seconds * SAMPLE_RATE
+    batch: list[tuple[_Item, np.ndarray | str]] = []
+    good, longest = 0, 0
+    iterator = iter(batches)
+    first = next(iterator, None)
+    future = pool.submit(read, first) if first is not None else None
+    while future is not None:
+        following = next(iterator, None)
+        loaded = future.result()
+        future = pool.submit(read, following) if following is not None else None
+        for item, wave, hit in loaded:
+            if hit is not None:
+                on_hit(item, wave, hit)
+                continue
+            if not isinstance(wave, str):  # problems add no padding: they ride along
+                if good and max(longest, len(wave)) * (good + 1) > limit:
+                    yield batch
+                    batch, good, longest = [], 0, 0
+                good, longest = good + 1, max(longest, len(wave))
+            batch.append((item, wave))
     if batch:
         yield batch
 
@@ -1266,6 +1360,7 @@ def extract_features(
     cache_dir: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
     progress: bool = False,
+    shard: tuple[int, int] | None = None,
 ) -> Features:
     """Embed every utterance of a corpus with a wav2vec2-family backbone.
 
@@ -1296,11 +1391,26 @@ def extract_features(
         stopping with an :class:`EmocircError` naming the first one.
     progress:
         Show a progress bar (audio seconds) on stderr.
+    shard:
+        ``(rank, world)``: embed (and cache) only this process's share, every
+        ``world``-th of the length-sorted batches a single process would
+        form, so that ``world`` processes split the audio about evenly and
+        compute each utterance exactly as one process does; the rows are
+        that share's, in input order.  ``emocirc extract`` under
+        ``accelerate launch`` runs one shard per process, then assembles the
+        whole file from the shared cache.
 
     Returns
     -------
     Features
         Rows in input order; ``embeddings`` is N x L x D float32.
+
+    Notes
+    -----
+    Each file is decoded once, on a loader thread that runs one batch ahead
+    of the model: its cache key is the :func:`content_hash` of the decoded
+    samples, looked up right there, so a fully cached corpus costs one
+    decode and one hash per file and no forward pass.
 
     Examples
     --------
@@ -1316,62 +1426,59 @@ def extract_features(
     store = FeatureCache(cache_dir, backbone.fingerprint) if cache else None
     settings = {"layers": layer_list, "pooling": "frames" if frames else "mean", "precision": prec}
 
-    items = [
-        _scan(i, name, src, hashed=store is not None)
-        for i, (name, src) in enumerate(zip(ids, sources, strict=True))
-    ]
+    items = [_scan(i, name, src) for i, (name, src) in enumerate(zip(ids, sources, strict=True))]
+    chunks = list(_batches(sorted(items, key=lambda it: (it.samples, it.index)), batch_seconds))
+    if shard is not None:
+        rank, world = _check_shard(shard)
+        # Every world-th of the batches one process would form: like shares of audio, and
+        # each utterance is computed in the same batch as in a one-process run (same numbers).
+        chunks = chunks[rank::world]
     results: dict[int, np.ndarray] = {}
-    todo: list[_Item] = []
-    for item in items:
-        hit = store.get(store.key(item.audio_hash, **settings)) if store and not item.problem else None
-        if hit is not None:
-            results[item.index] = hit
-        else:
-            todo.append(item)
-    todo.sort(key=lambda it: (it.samples, it.index))
-
     skipped: list[str] = []
-    bar = _progress_bar(sum(it.samples for it in todo if not it.problem), progress)
+    bar = _progress_bar(sum(it.samples for chunk in chunks for it in chunk if not it.problem), progress)
 
-    def load_batch(batch: list[_Item]) -> list[tuple[_Item, np.ndarray | str]]:
-        loaded = []
-        for item in batch:
-            try:
-                loaded.append((item, _load(item)))
-            except EmocircError as err:
-                loaded.append((item, str(err)))
-        return loaded
+    def on_hit(item: _Item, wave: np.ndarray, hit: np.ndarray) -> None:
+        results[item.index] = hit
+        if bar is not None:
+            bar.update(len(wave) / SAMPLE_RATE)
+
+    def read(batch: list[_Item]) -> list[_Loaded]:
+        return _read_batch(batch, store, settings, decoders)
+
+    computed = [0]
 
     def finish(started) -> None:
-        _finish_batch(started, store, settings, results, skipped, skip_bad, bar)
+        computed[0] += len(started[0])
+        _finish_batch(started, store, results, skipped, skip_bad, bar)
 
-    # Audio of the next batch is read while the current one is computed, and a
-    # batch's forward pass is queued before the previous one's results are
-    # fetched, so on a GPU the host's work overlaps the device's.
+    # The loader thread decodes (and keys, and looks up) the next batch while the
+    # current one is computed, and a batch's forward pass is queued before the
+    # previous one's results are fetched, so on a GPU the host's work overlaps the device's.
     overlap = _TUNING["pipeline"] == "always" or (_TUNING["pipeline"] and dev.type == "cuda")
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending, in_flight = None, None
-        for batch in [*_batches(todo, batch_seconds), None]:
-            future = pool.submit(load_batch, batch) if batch is not None else None
-            if pending is not None:
-                try:
-                    started = _start_batch(pending.result(), backbone, layer_list, dev, prec, frames)
-                except BaseException:
-                    if in_flight is not None:
-                        finish(in_flight)  # keep (and cache) what was computed
-                    raise
+    threads = _decoder_count(dev)
+    with (
+        ThreadPoolExecutor(max_workers=1) as pool,
+        ThreadPoolExecutor(max_workers=threads) if threads > 1 else contextlib.nullcontext() as decoders,
+    ):
+        in_flight = None
+        for batch in _misses(chunks, read, pool, batch_seconds, on_hit):
+            try:
+                started = _start_batch(batch, backbone, layer_list, dev, prec, frames)
+            except BaseException:
                 if in_flight is not None:
-                    try:
-                        finish(in_flight)
-                    except EmocircError:
-                        # Stopping on a bad file: keep (and cache) the batch already queued too.
-                        _finish_batch(started, store, settings, results, [], True, bar)
-                        raise
-                in_flight = started
-                if not overlap:  # on a CPU the batch is computed already: nothing to overlap
+                    finish(in_flight)  # keep (and cache) what was computed
+                raise
+            if in_flight is not None:
+                try:
                     finish(in_flight)
-                    in_flight = None
-            pending = future
+                except EmocircError:
+                    # Stopping on a bad file: keep (and cache) the batch already queued too.
+                    _finish_batch(started, store, results, [], True, bar)
+                    raise
+            in_flight = started
+            if not overlap:  # on a CPU the batch is computed already: nothing to overlap
+                finish(in_flight)
+                in_flight = None
         if in_flight is not None:
             finish(in_flight)
     if bar is not None:
@@ -1396,8 +1503,24 @@ def extract_features(
         arousal=np.array([meta["arousal"][i] for i in keep], dtype=np.float64),
         frames=frame_list,
         skipped=skipped,
-        info={"backbone": backbone.name, "fingerprint": backbone.fingerprint, "precision": prec},
+        info={
+            "backbone": backbone.name,
+            "fingerprint": backbone.fingerprint,
+            "precision": prec,
+            "computed": str(computed[0]),  # utterances not served by the cache (not saved)
+        },
     )
+
+
+def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
+    """``(rank, world)`` with ``0 <= rank < world``, else an :class:`EmocircError`."""
+    try:
+        rank, world = (int(v) for v in shard)
+    except (TypeError, ValueError):
+        raise EmocircError(f"shard {shard!r}: expected (rank, number of processes)") from None
+    if not 0 <= rank < world:
+        raise EmocircError(f"shard {shard!r}: expected 0 <= rank < number of processes")
+    return rank, world
 
 
 def _start_batch(loaded, backbone, layers, device, precision, frames):
@@ -1421,14 +1544,14 @@ def _start_batch(loaded, backbone, layers, device, precision, frames):
     return good, problems, launched
 
 
-def _finish_batch(started, store, settings, results, skipped, skip_bad, bar) -> None:
+def _finish_batch(started, store, results, skipped, skip_bad, bar) -> None:
     """Fetch and cache a started batch's results, then stop on (or list) its bad files."""
     good, problems, launched = started
     if launched is not None:
         for (item, wave), out in zip(good, _collect(launched), strict=True):
             results[item.index] = out
             if store is not None:
-                store.put(store.key(item.audio_hash, **settings), out)
+                store.put(item.key, out)
             if bar is not None:
                 bar.update(len(wave) / SAMPLE_RATE)
     if problems and not skip_bad:
@@ -1530,8 +1653,8 @@ def extract_windows(
         name, signal = "signal", np.ascontiguousarray(source, dtype=np.float32)
     else:
         name, signal = Path(source).stem, load_audio(source)
-    # The hash is for the cache alone (see _scan); content_hash of an array is of its float32 samples.
-    audio_hash = content_hash(signal if isinstance(source, np.ndarray) else source) if cache else ""
+    # The key is of the decoded samples, as for utterances; only the cache needs it.
+    audio_hash = content_hash(signal) if cache else ""
     bounds = window_bounds(len(signal), window, hop)
     if bounds[0][1] - bounds[0][0] < _min_samples(backbone):
         raise EmocircError(f"{name}: recording of {len(signal)} samples is too short for one frame")

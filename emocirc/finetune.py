@@ -28,8 +28,14 @@ the data order and dropout masks exactly.
 
 The loop runs through Hugging Face ``accelerate``: on one CPU it is plain
 deterministic PyTorch; on GPUs it uses bf16 autocast and fused Adam, and under
-``accelerate launch -m emocirc finetune ...`` it shards batches over the
-processes with no code change.
+``accelerate launch -m emocirc finetune ...`` it runs distributed data
+parallel: ``batch_size`` is per process, each step's global batch of
+``batch_size x processes`` utterances is split over the processes (so 2
+processes at batch 2 take the steps of 1 process at batch 4, up to padding
+and dropout), the gradients are averaged, every process evaluates its share
+of the validation batches (the same batches as one process: same metrics),
+and the main process writes the checkpoints and the run
+(``tests/test_distributed.py``).
 
 Speed without changing the recipe: a frozen CNN runs through
 :func:`emocirc.features._feature_encoder` (same result, no autograd record);
@@ -781,7 +787,8 @@ def _finetune_split(
     from accelerate import Accelerator
     from accelerate.utils import AutocastKwargs, DistributedDataParallelKwargs
 
-    say = log or (lambda _msg: None)
+    # Under `accelerate launch` one process speaks (RANK is set before any process group exists).
+    say = log if log is not None and int(os.environ.get("RANK", "0")) == 0 else (lambda _msg: None)
     parts = {name: np.asarray(getattr(split, name), dtype=np.int64) for name in ("train", "valid", "test")}
     for name, idx in parts.items():
         if idx.size == 0 and name != "test":
@@ -900,36 +907,44 @@ def _finetune_split(
     labels_index = {lab: i for i, lab in enumerate(config.labels)}
     y_all = np.array([labels_index[lab] for lab in table["label"]])
 
+    n_proc, rank = accelerator.num_processes, accelerator.process_index
+
     def evaluate_part(name: str) -> tuple[float, dict[str, Any]]:
         idx = parts[name]
         unwrapped.eval()
-        losses, preds = [], []
+        done = []  # (start, loss sum, utterances, predictions) of each batch evaluated here
         order = np.argsort(lengths[name], kind="stable")
+        # The same batches as one process would evaluate, dealt out to the processes:
+        # every utterance is padded as in a one-process run, so the metrics are the same.
         with torch.no_grad(), accelerator.autocast():
-            for start in range(0, len(idx), config.eval_batch_size):
+            for start in range(0, len(idx), config.eval_batch_size)[rank::n_proc]:
                 chunk = idx[order[start : start + config.eval_batch_size]]
                 wav, lens = _collate([waves[int(i)] for i in chunk], None, None)
                 logp = unwrapped(wav.to(accelerator.device), lens.to(accelerator.device)).float()
                 target = torch.as_tensor(y_all[chunk], device=logp.device)
-                losses.append(torch.nn.functional.nll_loss(logp, target, reduction="sum").item())
-                preds.append((chunk, logp.argmax(dim=-1).cpu().numpy()))
+                loss = torch.nn.functional.nll_loss(logp, target, reduction="sum").item()
+                done.append((start, loss, chunk, logp.argmax(dim=-1).cpu().numpy()))
+        if n_proc > 1:
+            everyone: list[Any] = [None] * n_proc
+            torch.distributed.all_gather_object(everyone, done)
+            done = sorted((entry for part in everyone for entry in part), key=lambda entry: entry[0])
+        losses = [loss for _, loss, _, _ in done]
         pred = np.empty(len(table), dtype=np.int64)
-        for chunk, p in preds:
+        for _, _, chunk, p in done:
             pred[chunk] = p
         names = np.array(config.labels, dtype=object)
         summary = classification_summary(names[y_all[idx]], names[pred[idx]], config.labels)
         return float(np.sum(losses) / max(1, len(idx))), summary
 
-    n_proc = accelerator.num_processes
     for epoch in range(start_epoch + 1, config.epochs + 1):
         tic = time.perf_counter()
         epoch_seed = config.seed * 100_003 + epoch
-        torch.manual_seed(epoch_seed)
+        # Dropout and time masks differ between processes (one process: the seed as always).
+        torch.manual_seed(epoch_seed + 7_919 * rank)
         rng = np.random.default_rng(epoch_seed)
-        batches = _batches(lengths["train"], config.batch_size, rng, config.bucket)
-        # Every process takes the same number of batches (DDP needs it).
-        usable = len(batches) - len(batches) % n_proc if len(batches) >= n_proc else len(batches)
-        mine = batches[accelerator.process_index : usable : n_proc]
+        mine = _process_batches(
+            _batches(lengths["train"], config.batch_size * n_proc, rng, config.bucket), rank, n_proc
+        )
         model.train()
         if config.mode == "frozen":
             unwrapped.encoder.eval()
@@ -941,6 +956,10 @@ def _finetune_split(
             if hasattr(bar, "set_postfix") and number % 20 == 0:
                 bar.set_postfix(loss=f"{train_step.mean_loss(reset=False):.3f}")  # reads the device
         train_loss = train_step.mean_loss()
+        if n_proc > 1:  # the mean over every process's batches (each takes as many)
+            train_loss = float(
+                accelerator.reduce(torch.tensor(train_loss, device=accelerator.device), "mean")
+            )
         if graphs:
             say(f"epoch {epoch}: {train_step.num_graphs} batch shapes replayed from CUDA graphs")
         valid_loss, valid = evaluate_part("valid")
@@ -1034,6 +1053,27 @@ def _finetune_split(
         _sweep_leftovers(out)
     accelerator.wait_for_everyone()
     return out
+
+
+def _process_batches(batches: list[np.ndarray], rank: int, world: int) -> list[np.ndarray]:
+    """Process ``rank``'s share of each of an epoch's global batches (``world`` x the per-process size).
+
+    Step k of every process takes a part of global batch k, and DDP averages
+    the gradients, so ``world`` processes at batch size ``b`` take the steps
+    one process takes at ``world * b`` (but each part is padded on its own).
+    A global batch too small to give every process an utterance is left out,
+    so that every process takes the same number of steps, as DDP requires.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> batches = [np.arange(4), np.arange(4, 8), np.array([8])]
+    >>> [b.tolist() for b in _process_batches(batches, 1, 2)]
+    [[2, 3], [6, 7]]
+    >>> len(_process_batches(batches, 0, 1))
+    3
+    """
+    return [np.array_split(batch, world)[rank] for batch in batches if len(batch) >= world]
 
 
 def _progress(items: list, desc: str, enabled: bool):

@@ -443,8 +443,9 @@ def _run_tasks(tasks: list[dict], jobs: int | None, worker=_render_task) -> list
 
 
 def _check_scale(scale: float) -> float:
-    if not (isinstance(scale, int | float) and 0 < scale <= 10):
-        raise EmocircError(f"scale {scale!r}: expected a number in (0, 10]")
+    # Up to 20: IEMOCAP's real size (about 10,000 utterances) is scale 11.2.
+    if not (isinstance(scale, int | float) and 0 < scale <= 20):
+        raise EmocircError(f"scale {scale!r}: expected a number in (0, 20]")
     return float(scale)
 
 
@@ -644,6 +645,7 @@ def synthesize_iemocap(
     scale: float = 1.0,
     jobs: int | None = None,
     overwrite: bool = False,
+    shares: dict[str, float] | None = None,
 ) -> Path:
     """Write a synthetic corpus in IEMOCAP's layout.
 
@@ -660,7 +662,8 @@ def synthesize_iemocap(
     prosody follows its own arousal, and the summary values are the mean of
     two simulated annotators' integer ratings, as in the release.
 
-    Parameters and return value are those of :func:`synthesize_emodb`.
+    Parameters and return value are those of :func:`synthesize_emodb`;
+    ``shares`` replaces :data:`IEMOCAP_SHARES` (fractions of the codes).
     """
     out = _check_out(out, overwrite)
     dialogs, per_dialog = iemocap_plan(scale)
@@ -670,7 +673,7 @@ def synthesize_iemocap(
         tasks: list[dict] = []
         for session in IEMOCAP_VOICES:
             rng = named_rng(seed, f"session{session}")
-            codes = _allocate(len(dialogs) * per_dialog, IEMOCAP_SHARES, required)
+            codes = _allocate(len(dialogs) * per_dialog, shares or IEMOCAP_SHARES, required)
             codes = list(rng.permutation(codes))
             for d, (lead, suffix) in enumerate(dialogs):
                 dialog = f"Ses{session:02d}{lead}_{suffix}"

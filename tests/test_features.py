@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -210,6 +212,93 @@ def test_cache_serves_second_run_and_recomputes_changed_audio(tiny, tmp_path, mo
     assert sum(calls) == 1
     assert not np.allclose(third.embeddings[1], first.embeddings[1])
     np.testing.assert_array_equal(third.embeddings[[0, 2]], first.embeddings[[0, 2]])
+
+
+def test_cache_key_is_of_the_decoded_samples():
+    x = _signals((8_000,))[0]
+    assert F.content_hash(x) == F.content_hash(x.copy()) == F.content_hash(x.astype(np.float64))
+    changed = x.copy()
+    changed[4_321] = np.nextafter(changed[4_321], np.float32(1))  # one sample, one ulp
+    assert F.content_hash(changed) != F.content_hash(x)
+    assert F.content_hash(x[:-1]) != F.content_hash(x)
+    key = F.FeatureCache.key(F.content_hash(x), layers=[0], pooling="mean", precision="fp32")
+    assert key != F.FeatureCache.key(F.content_hash(changed), layers=[0], pooling="mean", precision="fp32")
+
+
+def test_cache_version_is_in_the_key(monkeypatch):
+    # Bumping _CACHE_VERSION is what keeps entries of older code from being served.
+    before = F.FeatureCache.key("0" * 32, layers=[0])
+    monkeypatch.setattr(F, "_CACHE_VERSION", F._CACHE_VERSION + 1)
+    assert F.FeatureCache.key("0" * 32, layers=[0]) != before
+
+
+def test_same_audio_in_two_files_is_one_cache_entry(tiny, tmp_path, monkeypatch):
+    df = _corpus(tmp_path, (6_000,))
+    copy = tmp_path / "renamed.wav"
+    copy.write_bytes(Path(df["path"][0]).read_bytes())
+    first = F.extract_features(df, tiny, precision="fp32")
+    calls = _count_forwards(monkeypatch)
+    again = F.extract_features([str(copy)], tiny, precision="fp32")
+    assert calls == []  # keyed by the samples, not the name
+    np.testing.assert_array_equal(again.embeddings, first.embeddings)
+    # One changed sample in the file: another key, computed afresh.
+    wave, _ = sf.read(copy, dtype="float32")
+    wave[100] += 0.25
+    sf.write(copy, wave, SR, subtype="FLOAT")
+    F.extract_features([str(copy)], tiny, precision="fp32")
+    assert calls == [1]
+
+
+def test_each_file_is_decoded_once_with_or_without_cache(tiny, tmp_path, monkeypatch):
+    df = _corpus(tmp_path, (4_000, 9_000, 6_000, 5_000))
+    decoded = []
+    real = F.load_audio
+    monkeypatch.setattr(F, "load_audio", lambda path: decoded.append(path) or real(path))
+    hashed = []
+    real_hash = F.content_hash
+    monkeypatch.setattr(F, "content_hash", lambda x: hashed.append(len(x)) or real_hash(x))
+    for cache in (True, True, False):  # computed and cached, all served, no cache
+        decoded.clear()
+        F.extract_features(df, tiny, precision="fp32", cache=cache, batch_seconds=1.0)
+        assert sorted(decoded) == sorted(df["path"]), cache
+    assert len(hashed) == 2 * len(df)  # keys only while the cache is on
+
+
+@pytest.mark.parametrize("decoders", [1, 3])
+def test_partly_cached_corpus_is_computed_in_full_batches(tiny, tmp_path, monkeypatch, decoders):
+    monkeypatch.setitem(F._TUNING, "decoders", decoders)
+    lengths = (4_000, 4_100, 4_200, 4_300, 4_400, 4_500)
+    df = _corpus(tmp_path, lengths)
+    batch_seconds = 0.56  # 8,960 samples: two of these utterances per batch
+    F.extract_features(df.iloc[::2], tiny, precision="fp32", batch_seconds=batch_seconds)
+    calls = _count_forwards(monkeypatch)
+    feats = F.extract_features(df, tiny, precision="fp32", batch_seconds=batch_seconds)
+    # The misses (4,100, 4,300, 4,500 samples) are re-batched, not computed one per read batch.
+    assert calls == [2, 1]
+    alone = F.extract_features(df, tiny, precision="fp32", cache=False, batch_seconds=0.01)
+    assert feats.ids.tolist() == alone.ids.tolist()
+    np.testing.assert_allclose(feats.embeddings, alone.embeddings, rtol=1e-4, atol=1e-5)
+
+
+def test_shards_split_the_corpus_and_fill_the_cache(tiny, tmp_path, monkeypatch):
+    df = _corpus(tmp_path, (4_000, 9_000, 6_000, 5_000, 7_000))
+    alone = F.extract_features(df, tiny, precision="fp32", batch_seconds=0.8, cache=False)
+    parts = [
+        F.extract_features(df, tiny, precision="fp32", batch_seconds=0.8, shard=(r, 2)) for r in range(2)
+    ]
+    assert sorted(parts[0].ids.tolist() + parts[1].ids.tolist()) == df["id"].tolist()
+    assert min(len(p) for p in parts) >= 2  # batches of 4,000+5,000 and 6,000, then 7,000, then 9,000
+    assert [p.info["computed"] for p in parts] == [str(len(p)) for p in parts]
+    calls = _count_forwards(monkeypatch)
+    whole = F.extract_features(df, tiny, precision="fp32", batch_seconds=0.8)
+    assert calls == [] and whole.info["computed"] == "0"  # assembled from the shards' cache entries
+    # Each utterance was computed in the batch one process puts it in: the same numbers.
+    np.testing.assert_array_equal(whole.embeddings, alone.embeddings)
+    for part in parts:
+        rows = [whole.ids.tolist().index(i) for i in part.ids]
+        np.testing.assert_array_equal(whole.embeddings[rows], part.embeddings)
+    with pytest.raises(EmocircError, match="shard"):
+        F.extract_features(df, tiny, shard=(2, 2))
 
 
 def test_cache_is_keyed_by_weights(tiny, tmp_path, monkeypatch):

@@ -8,11 +8,19 @@ With ``--window S`` each recording is cut into sliding windows and each
 window becomes a row (``ids`` ``<id>@<start>``, plus ``starts``/``ends``).
 A damaged audio file stops the command before any extraction, naming it;
 ``--skip-bad`` leaves such files out and lists them in the file's ``skipped``.
+
+Under ``accelerate launch -m emocirc extract ...`` (several GPUs, machines
+or CPU processes) each process embeds its share of the corpus into the
+shared cache (:func:`emocirc.features.extract_features`'s ``shard``), and
+after all have finished the main process assembles the features file from
+the cache, in corpus order: the same file as a one-process run.  The cache
+must then be on a filesystem that every machine sees.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -92,6 +100,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"emocirc: warning: {problem}", file=sys.stderr)
     if len(df) == 0:
         raise EmocircError(f"{args.root}: no readable utterances; expected at least one")
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1:
+        return _run_sharded(args, out, df, world)
     device = resolve_device(args.device)
     backbone = load_backbone(args.model, device)
     if backbone.checkpoint is not None:
@@ -111,7 +122,11 @@ def run(args: argparse.Namespace) -> int:
         )
     else:
         feats = _windows(df, backbone, args, common, extract_windows, Features)
-    elapsed = time.perf_counter() - started
+    return _report(args, out, df, feats, time.perf_counter() - started, save_features)
+
+
+def _report(args, out, df, feats, elapsed, save_features, where: str = "") -> int:
+    """List what was skipped, write the features file and say what it holds."""
     if args.window is None:  # files the corpus load left out come first (the windows path has them)
         feats.skipped = [*df.attrs.get("skipped", []), *feats.skipped]
     for problem in feats.skipped:
@@ -121,13 +136,94 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"{out}: {len(feats)} rows x {len(feats.layers)} layers x {feats.embeddings.shape[-1]} dims "
         f"({feats.info['backbone']}, {feats.info['precision']}); {audio:.1f} s of audio in {elapsed:.1f} s"
+        + (f" on {where}" if where else "")
         + (f"; skipped {len(feats.skipped)}" if feats.skipped else "")
     )
     return 0
 
 
+def _run_sharded(args: argparse.Namespace, out: Path, df, world: int) -> int:
+    """One process of ``accelerate launch``: embed this rank's shard, then (rank 0) assemble the file.
+
+    Every process ends with the same exit status: a bad file in any shard
+    stops them all, and the main process prints it.
+    """
+    from accelerate import PartialState
+    from accelerate.utils import gather_object
+
+    from emocirc.backbones import load_backbone
+    from emocirc.features import extract_features, extract_windows
+
+    if args.no_cache:
+        raise EmocircError(
+            "--no-cache: a multi-process extraction hands its results over through the cache; "
+            "expected the cache on (with --cache-dir on a filesystem every process sees)"
+        )
+    state = PartialState(cpu=args.device == "cpu")
+    rank = state.process_index
+    # Each process takes the device accelerate gave it (cuda:<local rank>, or the CPU).
+    device = state.device if args.device in ("auto", "cuda") else args.device
+    backbone = load_backbone(args.model, device)
+    common = {
+        "layers": args.layers,
+        "device": device,
+        "precision": args.precision,
+        "batch_seconds": args.batch_seconds,
+        "cache_dir": args.cache_dir,
+    }
+    started = time.perf_counter()
+    problem = ""
+    try:
+        if args.window is None:
+            extract_features(
+                df,
+                backbone,
+                frames=args.frames,
+                skip_bad=args.skip_bad,
+                progress=not args.quiet and rank == 0,
+                shard=(rank, world),
+                **common,
+            )
+        else:
+            shard = df.iloc[rank::world]
+            if len(shard):
+                _windows(shard, backbone, args, common, extract_windows, None)
+    except EmocircError as err:
+        problem = f"process {rank}: {err}"
+    problems = [p for p in gather_object([problem]) if p]  # also waits for every process
+    if problems:
+        if rank == 0:
+            raise EmocircError(
+                problems[0] + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+            )
+        return 2
+    if rank != 0:
+        return 0
+    return _assemble(args, out, df, backbone, common, started, world)
+
+
+def _assemble(args, out, df, backbone, common, started, world) -> int:
+    """The main process: the whole features file from the cache the shards filled."""
+    from emocirc.features import Features, extract_features, extract_windows, save_features
+
+    if args.window is None:
+        feats = extract_features(df, backbone, frames=args.frames, skip_bad=args.skip_bad, **common)
+        computed = int(feats.info.get("computed", "0"))
+        if computed:
+            print(
+                f"emocirc: warning: {computed} utterances were not in the cache after the {world} "
+                "processes had run and were computed again here; is --cache-dir on a filesystem "
+                "every machine shares?",
+                file=sys.stderr,
+            )
+    else:
+        feats = _windows(df, backbone, args, common, extract_windows, Features)
+    return _report(args, out, df, feats, time.perf_counter() - started, save_features, f"{world} processes")
+
+
 def _windows(df, backbone, args, common, extract_windows, features_cls):
-    """Every recording in sliding windows, one row per window, metadata repeated."""
+    """Every recording in sliding windows, one row per window, metadata repeated (``features_cls``
+    None: only fill the cache)."""
     hop = args.hop if args.hop is not None else args.window / 2
     parts, skipped = [], [str(s) for s in df.attrs.get("skipped", [])]
     for row in df.itertuples(index=False):
@@ -145,6 +241,8 @@ def _windows(df, backbone, args, common, extract_windows, features_cls):
         part.valence = np.full(n, float(getattr(row, "valence", np.nan)))
         part.arousal = np.full(n, float(getattr(row, "arousal", np.nan)))
         parts.append(part)
+    if features_cls is None:
+        return None
     if not parts:
         raise EmocircError(f"{args.root}: no recording could be embedded")
     return features_cls(

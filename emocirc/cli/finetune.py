@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
     for skipped in df.attrs.get("skipped", []):
         print(f"emocirc: skipped: {skipped}", file=sys.stderr)
     out = finetune(df, config, args.out, progress=not args.no_progress, log=print)
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0  # under `accelerate launch`, the main process reports
     metrics = read_metrics(out)
     if "mean" in metrics:
         mean, std = metrics["mean"], metrics["std"]
