@@ -28,6 +28,7 @@ seed = 0  # seed of the synthetic corpora
 example_speaker = "03"  # EMODB speaker whose utterances are shown and played
 example_sentence = "a01"  # EMODB text code of the examples
 skip_bad = False  # True: leave out damaged audio files (listed in the banner) instead of stopping
+n_boot = 500  # speaker-bootstrap resamples of every interval (emocirc.inference)
 
 # %%
 import pandas as pd
@@ -36,6 +37,7 @@ from IPython.display import Audio, Markdown, display
 from emocirc import egemaps, prosodic, prosody
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.corpora import load_corpus
+from emocirc.inference import classification_intervals, paired_difference
 from emocirc.plotting import apply_style
 from emocirc.plotting.audio import plot_spectrograms
 from emocirc.provenance import banner
@@ -168,11 +170,23 @@ arousal = prosodic.binary_loso(
     features, emodb["label"], emodb["speaker"], prosodic.HIGH_AROUSAL, prosodic.LOW_AROUSAL, seed=seed
 )
 pairs = prosodic.pairwise_accuracies(features, emodb["label"], emodb["speaker"], seed=seed)
-# LEAD: interval via emocirc.inference (speaker-level bootstrap of WA and UA below)
+# Intervals: the held-out predictions are kept and EMODB's speakers resampled
+# (then utterances within them), the scheme of emocirc.inference (chapter 5 explains it).
+prosodic_ci = classification_intervals(
+    emodb["label"], result.predictions, emodb["speaker"], n_resamples=n_boot, seed=seed
+)
+
+
+def _ci(table, metric):
+    row = table.loc[metric]
+    return f"{row['estimate']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
+
+
 display(
     Markdown(
-        f"Seven classes: weighted accuracy **{result.weighted_accuracy:.2f}**, unweighted recall "
-        f"**{result.unweighted_recall:.2f}** (chance 0.14). High against low arousal "
+        f"Seven classes: weighted accuracy {_ci(prosodic_ci, 'WA')}, unweighted recall "
+        f"{_ci(prosodic_ci, 'UA')} (chance 0.14; 95 % speaker-bootstrap intervals over "
+        f"{emodb['speaker'].nunique()} speakers). High against low arousal "
         f"({', '.join(prosodic.HIGH_AROUSAL)} vs {', '.join(prosodic.LOW_AROUSAL)}): balanced accuracy "
         f"**{arousal:.2f}**. Most confused pair: **{' / '.join(result.most_confused_pair())}**."
     )
@@ -217,20 +231,30 @@ if egemaps.is_available():
         prosodic.LOW_AROUSAL,
         seed=seed,
     )
-    # LEAD: interval via emocirc.inference (WA, UA and the paired UA difference of the two feature sets)
-    gap = egemaps_result.unweighted_recall - result.unweighted_recall
+    egemaps_ci = classification_intervals(
+        emodb["label"], egemaps_result.predictions, emodb["speaker"], n_resamples=n_boot, seed=seed
+    )
+    gap = paired_difference(
+        emodb["label"],
+        egemaps_result.predictions,
+        result.predictions,
+        emodb["speaker"],
+        metric="UA",
+        n_resamples=n_boot,
+        seed=seed,
+    )
     display(
         Markdown(
-            f"Table 3: the two expert feature sets on EMODB's seven classes (leave-one-speaker-out). "
-            f"eGeMAPS minus the prosodic set: {gap:+.2f} UA. Both are point estimates on "
-            f"{emodb['speaker'].nunique()} speakers; whether the gap is resolved is for a speaker-level "
-            "interval to say, not for the point estimates."
+            f"Table 3: the two expert feature sets on EMODB's seven classes (leave-one-speaker-out; "
+            f"95 % speaker-bootstrap intervals). eGeMAPS minus the prosodic set, paired on the same "
+            f"utterances: {gap.difference:+.2f} UA [{gap.low:+.2f}, {gap.high:+.2f}]; "
+            f'"eGeMAPS scores higher": **{gap.verdict}**.'
         ),
         pd.DataFrame(
             {
                 "features": [len(prosodic.FEATURE_NAMES), egemaps_features.shape[1]],
-                "WA": [result.weighted_accuracy, egemaps_result.weighted_accuracy],
-                "UA": [result.unweighted_recall, egemaps_result.unweighted_recall],
+                "WA": [_ci(prosodic_ci, "WA"), _ci(egemaps_ci, "WA")],
+                "UA": [_ci(prosodic_ci, "UA"), _ci(egemaps_ci, "UA")],
                 "high vs low arousal (UA)": [arousal, egemaps_arousal],
                 "most confused pair": [
                     " / ".join(result.most_confused_pair()),
