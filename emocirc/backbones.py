@@ -202,7 +202,9 @@ def pretrained_key(name: str) -> str:
     from emocirc.synth import KINDS, corpus_key
 
     if name not in PRETRAINED_BUILTINS:
-        raise EmocircError(f"{name!r} is not a pre-trained built-in: expected one of {', '.join(PRETRAINED_BUILTINS)}")
+        raise EmocircError(
+            f"{name!r} is not a pre-trained built-in: expected one of {', '.join(PRETRAINED_BUILTINS)}"
+        )
     spec = dict(PRETRAINING_CORPUS)
     if spec["kind"] not in KINDS:
         spec["kind"] = "iemocap"
@@ -242,7 +244,12 @@ def ensure_pretrained(name: str, progress: bool = True) -> Path:
                 threads = torch.get_num_threads()
                 torch.set_num_threads(PRETRAIN_THREADS)
                 try:
-                    pretrain(pretraining_corpus(), PretrainConfig(**PRETRAINED_BUILTINS[name]), work, progress=progress)
+                    pretrain(
+                        pretraining_corpus(),
+                        PretrainConfig(**PRETRAINED_BUILTINS[name]),
+                        work,
+                        progress=progress,
+                    )
                 finally:
                     torch.set_num_threads(threads)
                 os.replace(work, final)
