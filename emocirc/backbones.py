@@ -112,6 +112,28 @@ class Backbone:
         ).save_pretrained(directory)
 
 
+def is_random_init(spec: str | os.PathLike[str]) -> bool:
+    """Whether a backbone specification names a randomly initialised built-in (``tiny``, ``base-random``).
+
+    Examples
+    --------
+    >>> is_random_init("tiny"), is_random_init("tiny-pretrained")
+    (True, False)
+    """
+    return str(spec) in ("tiny", "base-random")
+
+
+def model_kind(spec: str | os.PathLike[str]) -> str:
+    """``"random init"`` for a random built-in, else ``"pre-trained"``: the words chapters use for a backbone.
+
+    Examples
+    --------
+    >>> model_kind("tiny"), model_kind("tiny-pretrained")
+    ('random init', 'pre-trained')
+    """
+    return "random init" if is_random_init(spec) else "pre-trained"
+
+
 def builtin_config(name: str):
     """Return the ``Wav2Vec2Config`` of a built-in backbone.
 

@@ -66,6 +66,7 @@ from torch import nn
 from emocirc import __version__
 from emocirc._io import atomic_dir, atomic_path, default_cache_dir, recover_dir, write_json, write_text
 from emocirc.audio import SAMPLE_RATE, load_audio
+from emocirc.backbones import PRETRAINED_BUILTINS, pretrained_key
 from emocirc.errors import EmocircError
 from emocirc.features import (
     _TUNING,
@@ -738,6 +739,9 @@ def finetune_cached(
         corpus_root = ensure_corpus("iemocap", seed=config.seed, scale=scale, cache_dir=cache_dir)
     df = load_corpus(corpus_root, format=format, four_class=True)
     key = _digest(config.hash() + data_fingerprint(prepare_table(df, config.labels)) + _TRAINING_VERSION)
+    if config.backbone in PRETRAINED_BUILTINS:
+        # A pre-trained built-in is named, not hashed, by the configuration: its weights' key joins the run's.
+        key = _digest(key + pretrained_key(config.backbone))
     out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return finetune(df, config, out / "runs" / key, progress=progress, log=log)
 

@@ -84,7 +84,7 @@ class PretrainConfig:
     num_heads: int = 4
     intermediate_size: int = 128
     conv_dim: int = 64
-    steps: int = 1500
+    steps: int = 1000
     batch_size: int = 8
     crop_seconds: float = 2.0
     lr: float = 2e-3

@@ -21,34 +21,28 @@
 # {cite}`busso2008`. This chapter runs both.
 #
 # **What it needs**: an IEMOCAP-layout corpus (the embedded synthetic one by
-# default) and a backbone (the tiny built-in one by default). Runs are cached:
+# default) and a backbone (the small pre-trained built-in one by default). Runs are cached:
 # later chapters that ask for the same run reuse it.
 
 # %% tags=["parameters"]
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
-backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
-mode = "partial"  # "partial" (the recipe), "full" or "frozen"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
+# Fine-tuning settings shared by chapters 4-8 (set them in a PARAMS file's `shared` section):
+# mode, epochs, batch_size, lr_backbone, lr_head and, on one GPU (speed only; see
+# benchmarks/README.md), cuda_graphs, pad_multiple (changes what is learned) and compile.
+finetune = {}  # fine-tuning settings over emocirc.encoders.BOOK_FINETUNE, e.g. {"epochs": 30}
 device = "auto"
 seed = 0
-epochs = 8  # fine-tuning epochs (the recipe: 30)
-batch_size = 4
-lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
-lr_head = 5e-3  # the recipe: 1e-4
 independent_protocol = "leave-one-session-out"
 fold = "0"  # fold of the speaker-independent protocol: an index, or "all" (5 folds, slower)
-# On one GPU (speed only; see benchmarks/README.md): replay steps from CUDA graphs, pad batches
-# to a multiple of this many seconds so that shapes repeat (this one changes what is learned),
-# and compile the transformer layers.
-cuda_graphs = False
-pad_multiple = 0.0
-compile_layers = False
 
 # %%
 import pandas as pd
 from IPython.display import Markdown, display
 
-from emocirc.finetune import FinetuneConfig, finetune_cached, read_log, read_metrics
+from emocirc.encoders import chapter_encoder
+from emocirc.finetune import read_log, read_metrics
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
 from emocirc.plotting.training import training_curves
@@ -57,30 +51,22 @@ from emocirc.synth import ensure_corpus
 
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
-knobs = dict(
-    backbone=backbone,
-    mode=mode,
-    device=device,
-    seed=seed,
-    epochs=epochs,
-    batch_size=batch_size,
-    lr_backbone=lr_backbone,
-    lr_head=lr_head,
-    cuda_graphs=cuda_graphs,
-    pad_multiple=pad_multiple,
-    compile=compile_layers,
-)
+knobs = dict(backbone=backbone, finetune=finetune, device=device, seed=seed)
 banner({"IEMOCAP": iemocap_root}, backbone)
 
 # %% [markdown]
 # ## The seed's protocol: speaker-dependent 80/10/10
 #
-# `finetune_cached` trains once per corpus and configuration and returns the
-# run directory (the encoder in Hugging Face format, the head, the label map,
-# the log and the metrics); rerunning the chapter reuses it.
+# `chapter_encoder` fine-tunes once per corpus and configuration (the book's
+# settings, `emocirc.encoders.BOOK_FINETUNE`, updated by `finetune`) and
+# returns the run directory (the encoder in Hugging Face format, the head, the
+# label map, the log and the metrics); rerunning the chapter, or a later
+# chapter that asks for the same run, reuses it.
 
 # %%
-sd_run = finetune_cached(iemocap_root, FinetuneConfig(protocol="speaker-dependent", **knobs))
+sd_encoder = chapter_encoder(iemocap_root, "finetuned", protocol="speaker-dependent", **knobs)
+sd_run, config = sd_encoder.run, sd_encoder.config
+pd.Series(config.to_dict()).drop(["extra", "labels"]).to_frame("setting").T
 sd = read_metrics(sd_run)
 log = read_log(sd_run)
 log.round(3)
@@ -106,7 +92,7 @@ fig = circplot.confusion_matrix(
 # table reports the mean and standard deviation.
 
 # %%
-si_run = finetune_cached(iemocap_root, FinetuneConfig(protocol=independent_protocol, fold=fold, **knobs))
+si_run = chapter_encoder(iemocap_root, "finetuned", protocol=independent_protocol, fold=fold, **knobs).run
 si = read_metrics(si_run)
 si_test = si["mean"] if "mean" in si else si["test"]  # with fold = "all": the mean over folds
 if "mean" in si:
@@ -136,10 +122,14 @@ reference = pd.DataFrame(
         ("SUPERB ER", "frozen wav2vec2-base, leave-one-session-out", "63.43 %"),
         (
             "this page",
-            f"{backbone}, {mode} FT, speaker-dependent",
+            f"{backbone}, {config.mode} FT, speaker-dependent",
             f"{sd['test']['weighted_accuracy']:.1%} WA",
         ),
-        ("this page", f"{backbone}, {mode} FT, {independent_protocol}", si_scores["weighted_accuracy"]),
+        (
+            "this page",
+            f"{backbone}, {config.mode} FT, {independent_protocol}",
+            si_scores["weighted_accuracy"],
+        ),
     ],
     columns=["system", "setting", "result"],
 )

@@ -22,14 +22,10 @@ iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
-backbone = "tiny"
-mode = "partial"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
+finetune = {}  # fine-tuning settings over emocirc.encoders.BOOK_FINETUNE, e.g. {"epochs": 30}
 device = "auto"
 seed = 0
-epochs = 8  # fine-tuning epochs (the recipe: 30)
-batch_size = 4
-lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
-lr_head = 5e-3  # the recipe: 1e-4
 n_components = 10  # components in the explained-variance figure
 
 # %%
@@ -38,8 +34,9 @@ from IPython.display import Markdown, display
 
 from emocirc.circumplex import EmbeddingPCA
 from emocirc.corpora import load_corpus
+from emocirc.encoders import chapter_encoder
 from emocirc.features import extract_features
-from emocirc.finetune import FinetuneConfig, evaluate, finetune_cached
+from emocirc.finetune import evaluate
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
 from emocirc.provenance import banner
@@ -48,17 +45,10 @@ from emocirc.synth import ensure_corpus
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
-config = FinetuneConfig(
-    backbone=backbone,
-    mode=mode,
-    device=device,
-    seed=seed,
-    epochs=epochs,
-    batch_size=batch_size,
-    lr_backbone=lr_backbone,
-    lr_head=lr_head,
+encoder = chapter_encoder(
+    iemocap_root, "finetuned", backbone=backbone, finetune=finetune, device=device, seed=seed
 )
-run = finetune_cached(iemocap_root, config)
+run, config = encoder.run, encoder.config
 banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run)
 
 # %% [markdown]

@@ -31,7 +31,7 @@ iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the
 days = 14  # synthetic diary: number of days (the seed's figure spans two weeks)
 recordings_per_day = 2  # synthetic diary: recordings per day
 recording_s = 20.0  # synthetic diary: seconds per recording
-backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
 device = "auto"
 seed = 0
 layer = None  # hidden state to use; None = the middle layer (paralinguistic information peaks there)
@@ -212,7 +212,7 @@ if "true_change" in report:
 #   (American-English) voices, and a regression fitted on noisy embeddings
 #   shrinks its predictions towards the training corpus's mean, so the map
 #   can sit shifted and its drift come out smaller than the true one. With
-#   the default small encoder (`tiny`, random weights) single windows are
+#   the default small encoder (`tiny-pretrained`, pre-trained in miniature) single windows are
 #   placed only roughly (window-level CCC well below 1); daily means, which
 #   average many windows, follow the truth more closely.
 # - Windows mix utterances and pauses; a 3 s window often spans two
