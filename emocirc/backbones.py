@@ -246,7 +246,8 @@ def ensure_pretrained(name: str, progress: bool = True) -> Path:
     build continues from its last checkpoint) under a file lock, so
     concurrent callers wait instead of training twice; the finished run is
     renamed to ``<cache>/backbones/<key>`` in one step.  Pre-training uses
-    two CPU threads whatever the caller set, so the weights do not depend on it.
+    one CPU thread whatever the caller set, so the weights do not depend on it (and a
+    shared machine does not stall it).
     """
     import fcntl
 
@@ -281,7 +282,7 @@ def ensure_pretrained(name: str, progress: bool = True) -> Path:
 
 
 #: CPU threads of a pre-trained built-in's training run (fixed: results can depend on it).
-PRETRAIN_THREADS = 2
+PRETRAIN_THREADS = 1
 
 
 def fingerprint(model: torch.nn.Module) -> str:
