@@ -64,8 +64,8 @@ torch.set_num_threads(torch_threads)
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
-banner({"IEMOCAP": iemocap_root, "EMODB": emodb_root}, backbone)
 kind = model_kind(backbone)  # "pre-trained", or "random init" for tiny and base-random
+banner({"IEMOCAP": iemocap_root, "EMODB": emodb_root}, backbone)
 
 # %% [markdown]
 # ## Embeddings of IEMOCAP
