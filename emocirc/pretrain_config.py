@@ -111,7 +111,9 @@ class PretrainConfig:
 
     def __post_init__(self) -> None:
         if self.objective not in OBJECTIVES:
-            raise EmocircError(f"pre-training objective {self.objective!r}: expected one of {', '.join(OBJECTIVES)}")
+            raise EmocircError(
+                f"pre-training objective {self.objective!r}: expected one of {', '.join(OBJECTIVES)}"
+            )
         for name in (
             "hidden_size",
             "num_layers",
@@ -134,7 +136,9 @@ class PretrainConfig:
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise EmocircError(f"{name}={value!r}: expected a positive integer")
         if self.hidden_size % self.num_heads:
-            raise EmocircError(f"hidden_size={self.hidden_size} is not a multiple of num_heads={self.num_heads}")
+            raise EmocircError(
+                f"hidden_size={self.hidden_size} is not a multiple of num_heads={self.num_heads}"
+            )
         if self.codevector_dim % self.codevector_groups:
             raise EmocircError(
                 f"codevector_dim={self.codevector_dim} is not a multiple of codevector_groups={self.codevector_groups}"

@@ -24,7 +24,9 @@ from emocirc.features import frame_counts
 from emocirc.pretrain import PretrainConfig, corpus_files, mfcc, pretrain, read_pretrain_log
 from emocirc.synth import ensure_corpus
 
-SMALL = dict(steps=6, batch_size=2, crop_seconds=1.0, eval_every=2, checkpoint_every=2, eval_crops=2, n_clusters=8)
+SMALL = dict(
+    steps=6, batch_size=2, crop_seconds=1.0, eval_every=2, checkpoint_every=2, eval_crops=2, n_clusters=8
+)
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +53,13 @@ def _weights(run_dir):
 
 def test_writes_a_hugging_face_checkpoint_and_a_log(run):
     names = {p.name for p in run.iterdir()}
-    assert {"model.safetensors", "config.json", "preprocessor_config.json", "log.jsonl", "metrics.json"} <= names
+    assert {
+        "model.safetensors",
+        "config.json",
+        "preprocessor_config.json",
+        "log.jsonl",
+        "metrics.json",
+    } <= names
     assert "checkpoint" not in names and not [n for n in names if n.startswith(".")]
     log = read_pretrain_log(run)
     assert list(log["step"]) == [0, 2, 4, 6]
@@ -128,7 +136,17 @@ def _command(corpus, out):
     flags = []
     for key, value in {**SMALL, "steps": 8}.items():
         flags += ["--" + key.replace("_", "-"), str(value)]
-    return [sys.executable, "-m", "emocirc", "pretrain", str(corpus), "--out", str(out), "--no-progress", *flags]
+    return [
+        sys.executable,
+        "-m",
+        "emocirc",
+        "pretrain",
+        str(corpus),
+        "--out",
+        str(out),
+        "--no-progress",
+        *flags,
+    ]
 
 
 def _log_without_times(out):
@@ -138,11 +156,15 @@ def _log_without_times(out):
 @pytest.mark.slow
 def test_resumes_after_a_real_sigkill_with_the_same_result(cache, corpus, tmp_path):
     env = {**os.environ, "EMOCIRC_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    whole = subprocess.run(_command(corpus, tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=300)
+    whole = subprocess.run(
+        _command(corpus, tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=300
+    )
     assert whole.returncode == 0, whole.stderr[-2000:]
 
     out = tmp_path / "killed"
-    proc = subprocess.Popen(_command(corpus, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        _command(corpus, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         deadline = time.monotonic() + 240
         # The checkpoint directory is renamed into place whole: its presence means step 2 is on disk.
@@ -161,7 +183,9 @@ def test_resumes_after_a_real_sigkill_with_the_same_result(cache, corpus, tmp_pa
     resumed = [line for line in rerun.stdout.splitlines() if line.startswith("resuming")]
     assert len(resumed) == 1, rerun.stdout
     assert _weights(out) == _weights(tmp_path / "whole")
-    pd.testing.assert_frame_equal(_log_without_times(out), _log_without_times(tmp_path / "whole"), check_exact=True)
+    pd.testing.assert_frame_equal(
+        _log_without_times(out), _log_without_times(tmp_path / "whole"), check_exact=True
+    )
     assert not [p.name for p in out.iterdir() if p.name.startswith(".") or p.name == "checkpoint"]
 
 
