@@ -2,9 +2,16 @@
 
 :func:`load_backbone` is the one way to get an encoder.  It accepts
 
+- ``"tiny-pretrained"``: the ``tiny`` architecture, self-supervised
+  pre-trained by :func:`emocirc.pretrain.pretrain` on the embedded
+  unlabelled speech corpus; built on first use (a few minutes on a CPU) and
+  cached under ``<cache>/backbones``, keyed by the corpus parameters, the
+  configuration (:data:`PRETRAINED_BUILTINS`) and the training-code version;
+  the book's default;
 - ``"tiny"``: a small wav2vec2 (same CNN strides and group norm as
   wav2vec2-base, so 20 ms frames and the same padding difficulty), randomly
-  initialised from a fixed seed; for tests and the offline book;
+  initialised from a fixed seed: the random-init counterpart of
+  ``"tiny-pretrained"``; for tests and contrasts;
 - ``"base-random"``: the wav2vec2-base architecture (12 x 768), randomly
   initialised from a fixed seed; for timing;
 - a local directory written by ``save_pretrained`` (a Hugging Face download,
@@ -40,7 +47,15 @@ if TYPE_CHECKING:
 SUPPORTED_MODEL_TYPES: tuple[str, ...] = ("wav2vec2", "hubert", "wavlm", "data2vec-audio")
 
 #: Built-in configurations, usable offline.
-BUILTINS: tuple[str, ...] = ("tiny", "base-random")
+BUILTINS: tuple[str, ...] = ("tiny", "tiny-pretrained", "base-random")
+
+#: Built-ins made by pre-training (name -> the pre-training run's settings; the
+#: corpus is :func:`pretraining_corpus`'s).  Changing one makes a new cache entry.
+PRETRAINED_BUILTINS: dict[str, dict] = {"tiny-pretrained": {}}
+
+#: The embedded unlabelled corpus a pre-trained built-in learns from:
+#: ``emocirc.synth.ensure_corpus(kind, seed=seed, scale=scale)``.
+PRETRAINING_CORPUS: dict = {"kind": "readspeech", "seed": 0, "scale": 1.0}
 
 #: Seed of the random initialisation of the built-ins.
 BUILTIN_SEED = 0
@@ -109,6 +124,28 @@ class Backbone:
         ).save_pretrained(directory)
 
 
+def is_random_init(spec: str | os.PathLike[str]) -> bool:
+    """Whether a backbone specification names a randomly initialised built-in (``tiny``, ``base-random``).
+
+    Examples
+    --------
+    >>> is_random_init("tiny"), is_random_init("tiny-pretrained")
+    (True, False)
+    """
+    return str(spec) in ("tiny", "base-random")
+
+
+def model_kind(spec: str | os.PathLike[str]) -> str:
+    """``"random init"`` for a random built-in, else ``"pre-trained"``: the words chapters use for a backbone.
+
+    Examples
+    --------
+    >>> model_kind("tiny"), model_kind("tiny-pretrained")
+    ('random init', 'pre-trained')
+    """
+    return "random init" if is_random_init(spec) else "pre-trained"
+
+
 def builtin_config(name: str):
     """Return the ``Wav2Vec2Config`` of a built-in backbone.
 
@@ -123,7 +160,7 @@ def builtin_config(name: str):
     if name == "base-random":
         # Wav2Vec2Config's defaults are the wav2vec2-base architecture.
         return Wav2Vec2Config(feat_extract_norm="group", do_stable_layer_norm=False)
-    if name == "tiny":
+    if name in ("tiny", "tiny-pretrained"):
         return Wav2Vec2Config(
             hidden_size=64,
             num_hidden_layers=4,
@@ -146,7 +183,8 @@ def load_backbone(spec: str | os.PathLike[str], device: str | torch.device = "cp
     Parameters
     ----------
     spec:
-        ``"tiny"``, ``"base-random"``, a local directory, or a Hugging Face id.
+        ``"tiny-pretrained"``, ``"tiny"``, ``"base-random"``, a local
+        directory, or a Hugging Face id.
     device:
         Where to put the model.
 
@@ -160,7 +198,9 @@ def load_backbone(spec: str | os.PathLike[str], device: str | torch.device = "cp
     """
     spec_str = str(spec)
     checkpoint = None
-    if spec_str in BUILTINS:
+    if spec_str in PRETRAINED_BUILTINS:
+        model, do_normalize, checkpoint = _load_pretrained(str(ensure_pretrained(spec_str)))
+    elif spec_str in BUILTINS:
         model = _build_builtin(spec_str)
         do_normalize = True
     else:
@@ -174,6 +214,94 @@ def load_backbone(spec: str | os.PathLike[str], device: str | torch.device = "cp
         fingerprint=fingerprint(model),
         checkpoint=checkpoint,
     )
+
+
+def pretraining_corpus() -> Path:
+    """The embedded unlabelled speech corpus of the pre-trained built-ins (generated on first use).
+
+    Until the read-speech corpus exists (``"readspeech"`` in
+    :data:`emocirc.synth.KINDS`), the audio of the synthetic IEMOCAP stands in
+    (its labels unused); the kind is part of the cache key either way.
+    """
+    from emocirc.synth import KINDS, ensure_corpus
+
+    spec = dict(PRETRAINING_CORPUS)
+    if spec["kind"] not in KINDS:
+        spec["kind"] = "iemocap"
+    return ensure_corpus(spec["kind"], seed=spec["seed"], scale=spec["scale"])
+
+
+def pretrained_key(name: str) -> str:
+    """Cache folder name of a pre-trained built-in: its name and a hash of corpus, configuration and code version.
+
+    Examples
+    --------
+    >>> pretrained_key("tiny-pretrained").startswith("tiny-pretrained-")
+    True
+    """
+    from emocirc.pretrain import PRETRAIN_VERSION, PretrainConfig
+    from emocirc.synth import KINDS, corpus_key
+
+    if name not in PRETRAINED_BUILTINS:
+        raise EmocircError(
+            f"{name!r} is not a pre-trained built-in: expected one of {', '.join(PRETRAINED_BUILTINS)}"
+        )
+    spec = dict(PRETRAINING_CORPUS)
+    if spec["kind"] not in KINDS:
+        spec["kind"] = "iemocap"
+    data = {
+        "corpus": corpus_key(spec["kind"], seed=spec["seed"], scale=spec["scale"]),
+        "config": PretrainConfig(**PRETRAINED_BUILTINS[name]).hash(),
+        "version": PRETRAIN_VERSION,
+    }
+    digest = hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=6).hexdigest()
+    return f"{name}-{digest}"
+
+
+def ensure_pretrained(name: str, progress: bool = True) -> Path:
+    """Directory of a pre-trained built-in, pre-training it on first use.
+
+    The run trains in ``<cache>/backbones/.<key>.run`` (resumable: a killed
+    build continues from its last checkpoint) under a file lock, so
+    concurrent callers wait instead of training twice; the finished run is
+    renamed to ``<cache>/backbones/<key>`` in one step.  Pre-training uses
+    one CPU thread whatever the caller set, so the weights do not depend on it (and a
+    shared machine does not stall it).
+    """
+    import fcntl
+
+    from emocirc._io import default_cache_dir
+    from emocirc.pretrain import PretrainConfig, pretrain
+
+    base = default_cache_dir() / "backbones"
+    final = base / pretrained_key(name)
+    if (final / "metrics.json").is_file():
+        return final
+    base.mkdir(parents=True, exist_ok=True)
+    with open(base / f".{final.name}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not (final / "metrics.json").is_file():
+                work = base / f".{final.name}.run"
+                threads = torch.get_num_threads()
+                torch.set_num_threads(PRETRAIN_THREADS)
+                try:
+                    pretrain(
+                        pretraining_corpus(),
+                        PretrainConfig(**PRETRAINED_BUILTINS[name]),
+                        work,
+                        progress=progress,
+                    )
+                finally:
+                    torch.set_num_threads(threads)
+                os.replace(work, final)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return final
+
+
+#: CPU threads of a pre-trained built-in's training run (fixed: results can depend on it).
+PRETRAIN_THREADS = 1
 
 
 def fingerprint(model: torch.nn.Module) -> str:

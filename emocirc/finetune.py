@@ -80,6 +80,7 @@ from emocirc._io import (
     write_text,
 )
 from emocirc.audio import SAMPLE_RATE, load_audio
+from emocirc.backbones import PRETRAINED_BUILTINS, pretrained_key
 from emocirc.errors import EmocircError
 from emocirc.features import (
     _TUNING,
@@ -756,6 +757,9 @@ def finetune_cached(
         corpus_root = ensure_corpus("iemocap", seed=config.seed, scale=scale, cache_dir=cache_dir)
     df = load_corpus(corpus_root, format=format, four_class=True, skip_bad=skip_bad)
     key = _digest(config.hash() + data_fingerprint(prepare_table(df, config.labels)) + _TRAINING_VERSION)
+    if config.backbone in PRETRAINED_BUILTINS:
+        # A pre-trained built-in is named, not hashed, by the configuration: its weights' key joins the run's.
+        key = _digest(key + pretrained_key(config.backbone))
     out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     return finetune(df, config, out / "runs" / key, progress=progress, log=log)
 

@@ -16,6 +16,10 @@ SYNTHETIC_MARKER = "emocirc-synthetic.json"
 
 _BACKBONE_NOTES = {
     "tiny": "a small wav2vec2 (4 layers x 64) built from a config in code, random initialisation (seed 0)",
+    "tiny-pretrained": (
+        "the same small wav2vec2 (4 layers x 64), self-supervised pre-trained by `emocirc pretrain` "
+        "on the embedded unlabelled speech corpus"
+    ),
     "base-random": "the wav2vec2-base architecture with random weights (seed 0)",
     "none": "no neural backbone (Russell's published data only)",
 }

@@ -29,14 +29,10 @@
 # architecture at random initialisation.
 
 # %% tags=["parameters"]
-# TODO(lead): once the `pretrain` branch lands, set backbone = "tiny-pretrained" (its
-# pre-trained built-in; random_backbone = "tiny" is its architecture at random init).
-# Until then both are the tiny random network and the comparison below is random init
-# against itself, which the text says.
-backbone = "tiny"  # the pre-trained backbone
+backbone = "tiny-pretrained"  # the pre-trained backbone (built once by `emocirc pretrain`'s code, cached)
 random_backbone = "tiny"  # the same architecture at random initialisation
 pretrain_run = None  # directory written by `emocirc pretrain`; None = the built-in's own run, if any
-objective = "contrastive"  # the objective drawn when no run says which ("contrastive" or "hubert")
+objective = "hubert"  # the objective drawn when no run says which ("hubert" or "wav2vec2")
 probe_scale = 0.2  # size of the probe corpus (read speech, about hours; 0.2 = 13 speakers, 156 utterances)
 probe_seed = 1  # seed of the probe corpus: other texts and habits than pre-training's (seed 0)
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter

@@ -23,7 +23,7 @@
 # last.
 #
 # **What it needs**: the IEMOCAP-layout and EMODB-layout corpora (the embedded
-# synthetic ones by default) and a backbone (the tiny built-in one by
+# synthetic ones by default) and a backbone (the small pre-trained built-in one by
 # default). Nothing is fine-tuned here; the features are cached for the later
 # chapters.
 
@@ -32,7 +32,7 @@ emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
-backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
 device = "auto"
 precision = "fp32"  # "fp32" (exact), "bf16" or "auto"
 seed = 0
@@ -49,6 +49,7 @@ from IPython.display import Markdown, display
 from sklearn.metrics import silhouette_score
 
 from emocirc import egemaps
+from emocirc.backbones import model_kind
 from emocirc.circumplex import EmbeddingPCA
 from emocirc.corpora import load_corpus
 from emocirc.features import extract_features
@@ -65,6 +66,7 @@ torch.set_num_threads(torch_threads)
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
+kind = model_kind(backbone)  # "pre-trained", or "random init" for tiny and base-random
 banner({"IEMOCAP": iemocap_root, "EMODB": emodb_root}, backbone, skip_bad=skip_bad)
 
 # %% [markdown]
@@ -90,7 +92,7 @@ iemocap["label"].value_counts().to_frame().T
 iemocap_pca = EmbeddingPCA(n_components=n_components).fit(iemocap_features.layer(pca_layer))
 fig = circplot.explained_variance(
     iemocap_pca.explained_variance_ratio_,
-    title=f"Explained variance of IEMOCAP's embeddings (hidden state {pca_layer}, not fine-tuned)",
+    title=f"Explained variance of IEMOCAP's embeddings (hidden state {pca_layer}, {kind})",
 )
 
 # %%
@@ -98,7 +100,7 @@ iemocap_coords = iemocap_pca.transform(iemocap_features.layer(pca_layer))
 fig = circplot.scatter(
     iemocap_coords[:, :2],
     iemocap_features.labels,
-    title="Figure 11 (reproduced): PCA of IEMOCAP, first model (not fine-tuned)",
+    title=f"Figure 11 (reproduced): PCA of IEMOCAP, first model ({kind})",
 )
 
 # %% [markdown]
@@ -126,12 +128,12 @@ emodb_coords = emodb_pca.transform(emodb_features.layer(pca_layer))
 print(f"{len(emodb)} utterances, {emodb['speaker'].nunique()} speakers")
 fig = circplot.explained_variance(
     emodb_pca.explained_variance_ratio_,
-    title=f"Explained variance of EMODB's embeddings (hidden state {pca_layer}, not fine-tuned)",
+    title=f"Explained variance of EMODB's embeddings (hidden state {pca_layer}, {kind})",
 )
 
 # %%
 fig = circplot.scatter(
-    emodb_coords[:, :2], emodb_features.labels, title="PCA of EMODB, first model (not fine-tuned)"
+    emodb_coords[:, :2], emodb_features.labels, title=f"PCA of EMODB, first model ({kind})"
 )
 
 # %%
@@ -327,7 +329,7 @@ rows = {
 }
 display(
     Markdown(
-        "| | seed report | here (synthetic speech, tiny random encoder) |\n|---|---|---|\n"
+        f"| | seed report | here (synthetic speech, `{backbone}`, {kind}) |\n|---|---|---|\n"
         + "\n".join(f"| {k} | {seed_says} | {here} |" for k, (seed_says, here) in rows.items())
     )
 )
@@ -336,18 +338,20 @@ display(
 # Where the verdicts agree with the report, the agreement is about the method,
 # not the finding. The seed's encoder was wav2vec2-base after self-supervised
 # pre-training on 960 hours of read English {cite}`panayotov2015`, embedding
-# human actors; this page's default encoder is a tiny wav2vec2 (4 layers of
-# 64) with *random* weights, embedding eSpeak NG speech whose emotions are a
-# rule table. A random encoder is a fixed, untrained non-linear filter bank:
-# its largest variance follows whatever varies most in the signal (loudness,
-# pitch, the sentence), so a PCA picture without emotion clusters is expected
-# here for a different reason than the seed's, and a probe that still decodes
-# the emotion above chance reflects how audible the synthetic prosody rules
-# are, not what wav2vec2 learned. Likewise, which hidden state scores best
-# here says nothing about the middle-layer result for pre-trained models:
-# a random transformer layer has learned nothing to add, and where the spread
-# table above shows the layers scoring alike, that is probably its residual
-# connections passing the CNN features through almost unchanged.
+# human actors; this page's default encoder, `tiny-pretrained`, is a wav2vec2
+# of 4 layers of 64 pre-trained in miniature: a few minutes of self-supervised
+# training on a CPU (`emocirc pretrain`, see `benchmarks/README.md`) on
+# synthetic read speech without emotions, here embedding eSpeak NG speech whose
+# emotions are a rule table. Its pre-training saw minutes of audio, not 960
+# hours, so it is a first model in kind, not in strength: its layers have
+# learned something about speech frames, and a probe that decodes the emotion
+# above chance reflects both that and how audible the synthetic prosody rules
+# are. With `backbone = "tiny"` (the same network at random init) the encoder
+# is a fixed, untrained non-linear filter bank: its largest variance follows
+# whatever varies most in the signal (loudness, pitch, the sentence), and
+# which hidden state scores best says nothing about the middle-layer result
+# for pre-trained models, since a random transformer layer has learned
+# nothing to add.
 # None of these numbers is a statement about human emotional speech; rerun
 # with the real corpora and `backbone="facebook/wav2vec2-base"` for those.
 #

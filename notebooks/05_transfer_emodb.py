@@ -23,14 +23,10 @@ skip_bad = False  # True: leave out damaged audio files (listed in the banner) i
 emodb_root = None  # EMODB folder; None = the embedded synthetic corpus
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
-backbone = "tiny"
-mode = "partial"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
+finetune = {}  # fine-tuning settings over emocirc.encoders.BOOK_FINETUNE, e.g. {"epochs": 30}
 device = "auto"
 seed = 0
-epochs = 8  # fine-tuning epochs (the recipe: 30)
-batch_size = 4
-lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
-lr_head = 5e-3  # the recipe: 1e-4
 n_components = 10  # components in the explained-variance figure
 n_boot = 500  # speaker-bootstrap resamples for every interval on this page
 confusion_threshold = 0.2  # list every confusion (both directions) at least this large
@@ -41,8 +37,9 @@ from IPython.display import Markdown, display
 
 from emocirc.circumplex import EmbeddingPCA
 from emocirc.corpora import load_corpus
+from emocirc.encoders import chapter_encoder
 from emocirc.features import extract_features
-from emocirc.finetune import FinetuneConfig, evaluate, finetune_cached
+from emocirc.finetune import evaluate
 from emocirc.inference import classification_intervals, confusion_shares
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
@@ -52,17 +49,16 @@ from emocirc.synth import ensure_corpus
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
-config = FinetuneConfig(
+encoder = chapter_encoder(
+    iemocap_root,
+    "finetuned",
     backbone=backbone,
-    mode=mode,
+    finetune=finetune,
     device=device,
     seed=seed,
-    epochs=epochs,
-    batch_size=batch_size,
-    lr_backbone=lr_backbone,
-    lr_head=lr_head,
+    skip_bad=skip_bad,
 )
-run = finetune_cached(iemocap_root, config, skip_bad=skip_bad)
+run, config = encoder.run, encoder.config
 banner({"EMODB": emodb_root, "IEMOCAP (fine-tuning)": iemocap_root}, run, skip_bad=skip_bad)
 
 # %% [markdown]

@@ -27,13 +27,9 @@ skip_bad = False  # True: leave out damaged audio files (listed in the banner) i
 iemocap_root = None  # IEMOCAP folder to fine-tune on; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
-backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
 features_from = "finetuned"  # "finetuned" (as the seed) or "pretrained"
-mode = "partial"  # fine-tuning: "partial" (the recipe), "full" or "frozen"
-epochs = 8  # fine-tuning epochs (the recipe: 30)
-batch_size = 4
-lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
-lr_head = 5e-3  # the recipe: 1e-4
+finetune = {}  # fine-tuning settings over emocirc.encoders.BOOK_FINETUNE, e.g. {"epochs": 30}
 device = "auto"
 seed = 0
 layer = None  # hidden state to analyse; None = the last one (the seed's pooled output)
@@ -47,8 +43,8 @@ from IPython.display import Markdown, display
 
 from emocirc.circumplex import analyze
 from emocirc.corpora import load_corpus
+from emocirc.encoders import chapter_encoder
 from emocirc.features import extract_features
-from emocirc.finetune import FinetuneConfig, finetune_cached
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
 from emocirc.provenance import banner
@@ -57,20 +53,15 @@ from emocirc.synth import ensure_corpus
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
-if features_from == "finetuned":
-    config = FinetuneConfig(
-        backbone=backbone,
-        mode=mode,
-        device=device,
-        seed=seed,
-        epochs=epochs,
-        batch_size=batch_size,
-        lr_backbone=lr_backbone,
-        lr_head=lr_head,
-    )
-    encoder = str(finetune_cached(iemocap_root, config, skip_bad=skip_bad))
-else:
-    encoder = backbone
+encoder = chapter_encoder(
+    iemocap_root,
+    features_from,
+    backbone=backbone,
+    finetune=finetune,
+    device=device,
+    seed=seed,
+    skip_bad=skip_bad,
+)
 banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %% [markdown]
@@ -196,13 +187,13 @@ display(
 # fine-tuned wav2vec2-base on real EMODB recordings; its distance claims rest on
 # the arousal axis (anger and happiness loud and fast, boredom and sadness slow
 # and soft). With the defaults this page runs a tiny encoder, fine-tuned briefly
-# (the `epochs` parameter) on synthetic eSpeak NG speech, so the numbers test the method
+# (the `finetune` parameter) on synthetic eSpeak NG speech, so the numbers test the method
 # rather than reproduce the finding: whether the claims above hold here says
 # whether the synthetic prosody rules and this encoder separate emotions along
 # arousal, not whether human voices do. A claim marked *not resolved* is not
 # supported by this data either way: another draw of speakers could reverse
 # it. Rerun with the
-# real corpora and `backbone="facebook/wav2vec2-base"`, `epochs=30` to set
+# real corpora and `backbone="facebook/wav2vec2-base"`, `finetune={"epochs": 30}` to set
 # human-speech numbers beside the report's.
 #
 # **Next**: the angles of the cluster centres, and whether they come in

@@ -27,13 +27,9 @@ skip_bad = False  # True: leave out damaged audio files (listed in the banner) i
 iemocap_root = None  # IEMOCAP folder to fine-tune on; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
-backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
 features_from = "finetuned"  # "finetuned" (as the seed) or "pretrained"
-mode = "partial"  # fine-tuning: "partial" (the recipe), "full" or "frozen"
-epochs = 8  # fine-tuning epochs (the recipe: 30)
-batch_size = 4
-lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
-lr_head = 5e-3  # the recipe: 1e-4
+finetune = {}  # fine-tuning settings over emocirc.encoders.BOOK_FINETUNE, e.g. {"epochs": 30}
 device = "auto"
 seed = 0
 layer = None  # hidden state to analyse; None = the last one
@@ -50,8 +46,8 @@ from IPython.display import Markdown, display
 from emocirc.circular import centroid_distances, circular_correlation_test, minimum_p_value, rthor_test
 from emocirc.circumplex import MIN_SECOND_SHARE, EmotionPlane, analyze, circular_order_agreement
 from emocirc.corpora import load_corpus
+from emocirc.encoders import chapter_encoder
 from emocirc.features import extract_features
-from emocirc.finetune import FinetuneConfig, finetune_cached
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
 from emocirc.provenance import banner
@@ -61,25 +57,15 @@ from emocirc.synth import ensure_corpus
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
-if features_from == "finetuned":
-    encoder = str(
-        finetune_cached(
-            iemocap_root,
-            FinetuneConfig(
-                backbone=backbone,
-                mode=mode,
-                device=device,
-                seed=seed,
-                epochs=epochs,
-                batch_size=batch_size,
-                lr_backbone=lr_backbone,
-                lr_head=lr_head,
-            ),
-            skip_bad=skip_bad,
-        )
-    )
-else:
-    encoder = backbone
+encoder = chapter_encoder(
+    iemocap_root,
+    features_from,
+    backbone=backbone,
+    finetune=finetune,
+    device=device,
+    seed=seed,
+    skip_bad=skip_bad,
+)
 banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %%

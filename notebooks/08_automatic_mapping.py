@@ -30,14 +30,10 @@ skip_bad = False  # True: leave out damaged audio files (listed in the banner) i
 iemocap_root = None  # IEMOCAP folder; None = the embedded synthetic corpus
 emodb_scale = 0.3  # size of the synthetic EMODB (1.0 = 1,400 utterances); the same in every chapter
 iemocap_scale = 1.0  # size of the synthetic IEMOCAP (1.0 = 900 utterances); the same in every chapter
-backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
+backbone = "tiny-pretrained"  # pre-trained here; "tiny" (random init), a checkpoint or a hub id
 features_from = "finetuned"  # encoder for EMODB: "finetuned" (as the seed) or "pretrained"
 iemocap_features_from = "pretrained"  # encoder for scoring on IEMOCAP (see below)
-mode = "partial"  # fine-tuning: "partial" (the recipe), "full" or "frozen"
-epochs = 8  # fine-tuning epochs (the recipe: 30)
-batch_size = 4
-lr_backbone = 5e-4  # the random tiny encoder needs larger steps than the recipe's 1e-5
-lr_head = 5e-3  # the recipe: 1e-4
+finetune = {}  # fine-tuning settings over emocirc.encoders.BOOK_FINETUNE, e.g. {"epochs": 30}
 device = "auto"
 seed = 0
 layer = None  # hidden state to analyse; None = the last one
@@ -51,8 +47,8 @@ from IPython.display import Markdown, display
 
 from emocirc.circumplex import analyze, select_layer, speaker_independent_ccc
 from emocirc.corpora import load_corpus
+from emocirc.encoders import chapter_encoder
 from emocirc.features import extract_features
-from emocirc.finetune import FinetuneConfig, finetune_cached
 from emocirc.inference import ccc_interval, paired_difference
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
@@ -64,25 +60,9 @@ from emocirc.synth import ensure_corpus
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 emodb_root = emodb_root or ensure_corpus("emodb", seed=seed, scale=emodb_scale)
-finetuned = None
-if "finetuned" in (features_from, iemocap_features_from):
-    finetuned = str(
-        finetune_cached(
-            iemocap_root,
-            FinetuneConfig(
-                backbone=backbone,
-                mode=mode,
-                device=device,
-                seed=seed,
-                epochs=epochs,
-                batch_size=batch_size,
-                lr_backbone=lr_backbone,
-                lr_head=lr_head,
-            ),
-            skip_bad=skip_bad,
-        )
-    )
-encoder = finetuned if features_from == "finetuned" else backbone
+knobs = dict(backbone=backbone, finetune=finetune, device=device, seed=seed, skip_bad=skip_bad)
+encoder = chapter_encoder(iemocap_root, features_from, **knobs)
+iemocap_encoder = chapter_encoder(iemocap_root, iemocap_features_from, **knobs)
 banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, encoder, skip_bad=skip_bad)
 
 # %% [markdown]
@@ -122,7 +102,6 @@ fig = circplot.circumplex_diagram(
 # speaker-independent.
 
 # %%
-iemocap_encoder = finetuned if iemocap_features_from == "finetuned" else backbone
 iemocap = extract_features(load_corpus(iemocap_root, skip_bad=skip_bad), iemocap_encoder, device=device)
 X, used_layer = select_layer(iemocap.as_dict(), layer)
 print(f"{len(X)} IEMOCAP utterances, {len(set(iemocap.speakers))} speakers, layer {used_layer}")
@@ -259,7 +238,7 @@ display(Markdown("\n".join(lines)))
 
 # %% [markdown]
 # With the defaults the speech is synthetic (eSpeak NG with prosody rules per
-# emotion) and the encoder tiny and randomly initialised, so these CCCs say
+# emotion) and the encoder small and pre-trained only in miniature, so these CCCs say
 # whether the pipeline recovers the ratings the synthetic corpus was built
 # with, not how well voices reveal valence and arousal. A CCC near 0 for the
 # automatic map on one axis means the emotion centres do not spread along

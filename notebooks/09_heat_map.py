@@ -49,7 +49,9 @@ min_speech_s = 15.0  # seconds of speech a day needs to get a number
 n_boot = 100  # bootstrap resamples per interval
 ewma_lambda = 0.3  # EWMA weight of the newest day
 ewma_L = 3.0  # control limits, in standard deviations of the EWMA
-backbone = "tiny"  # "tiny", "base-random", a local checkpoint or "facebook/wav2vec2-base"
+backbone = (
+    "tiny-pretrained"  # pre-trained here; "tiny" (random init), "base-random", a checkpoint or a hub id
+)
 device = "auto"
 seed = 0
 layer = None  # hidden state to use; None = the middle layer (paralinguistic information peaks there)

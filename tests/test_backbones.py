@@ -92,5 +92,94 @@ def test_uncached_hub_id_fails_fast_offline(monkeypatch):
 
 
 def test_unknown_builtin_named():
-    with pytest.raises(EmocircError, match="tiny, base-random"):
+    with pytest.raises(EmocircError, match="tiny, tiny-pretrained, base-random"):
         builtin_config("huge")
+
+
+# A pre-trained built-in at test scale: a few steps on a tiny stand-in corpus.
+_SMALL_PRETRAIN = {
+    "steps": 2,
+    "batch_size": 2,
+    "crop_seconds": 1.0,
+    "eval_every": 1,
+    "eval_crops": 2,
+    "n_clusters": 8,
+}
+
+
+@pytest.fixture
+def small_pretrained(monkeypatch, emocirc_cache):
+    import emocirc.backbones as backbones
+
+    monkeypatch.setitem(backbones.PRETRAINED_BUILTINS, "tiny-pretrained", dict(_SMALL_PRETRAIN))
+    monkeypatch.setattr(backbones, "PRETRAINING_CORPUS", {**backbones.PRETRAINING_CORPUS, "scale": 0.05})
+    return emocirc_cache
+
+
+def test_pretrained_builtin_is_built_once_and_cached(small_pretrained, monkeypatch):
+    import emocirc.pretrain
+    from emocirc.backbones import pretrained_key
+
+    calls = []
+    real = emocirc.pretrain.pretrain
+    monkeypatch.setattr(emocirc.pretrain, "pretrain", lambda *a, **k: calls.append(1) or real(*a, **k))
+    a = load_backbone("tiny-pretrained")
+    b = load_backbone("tiny-pretrained")
+    assert len(calls) == 1 and a.fingerprint == b.fingerprint and a.name == "tiny-pretrained"
+    built = small_pretrained / "backbones" / pretrained_key("tiny-pretrained")
+    assert (built / "model.safetensors").is_file() and (built / "log.jsonl").is_file()
+    assert not [p for p in built.parent.iterdir() if p.name.endswith(".run")]
+    # Same architecture as the random-init "tiny", other weights.
+    tiny = load_backbone("tiny")
+    assert {k: v.shape for k, v in a.model.state_dict().items()} == {
+        k: v.shape for k, v in tiny.model.state_dict().items()
+    }
+    assert a.fingerprint != tiny.fingerprint
+
+
+def test_pretrained_key_follows_configuration_and_corpus(small_pretrained, monkeypatch):
+    import emocirc.backbones as backbones
+    import emocirc.pretrain
+
+    key = backbones.pretrained_key("tiny-pretrained")
+    monkeypatch.setitem(backbones.PRETRAINED_BUILTINS, "tiny-pretrained", {**_SMALL_PRETRAIN, "steps": 3})
+    assert backbones.pretrained_key("tiny-pretrained") != key
+    monkeypatch.setitem(backbones.PRETRAINED_BUILTINS, "tiny-pretrained", dict(_SMALL_PRETRAIN))
+    monkeypatch.setattr(backbones, "PRETRAINING_CORPUS", {**backbones.PRETRAINING_CORPUS, "seed": 7})
+    assert backbones.pretrained_key("tiny-pretrained") != key
+    monkeypatch.setattr(backbones, "PRETRAINING_CORPUS", {**backbones.PRETRAINING_CORPUS, "seed": 0})
+    monkeypatch.setattr(emocirc.pretrain, "PRETRAIN_VERSION", emocirc.pretrain.PRETRAIN_VERSION + 1)
+    assert backbones.pretrained_key("tiny-pretrained") != key
+
+
+def test_concurrent_builders_train_once(small_pretrained):
+    import subprocess
+    import sys
+
+    from emocirc.backbones import pretrained_key
+    from emocirc.synth import ensure_corpus
+
+    ensure_corpus("iemocap", scale=0.05)  # the corpus's own lock is tested elsewhere
+    code = (
+        "import emocirc.backbones as b, emocirc.pretrain as p\n"
+        f"b.PRETRAINED_BUILTINS['tiny-pretrained'] = {_SMALL_PRETRAIN!r}\n"
+        "b.PRETRAINING_CORPUS = {**b.PRETRAINING_CORPUS, 'scale': 0.05}\n"
+        "real = p.pretrain\n"
+        "def counted(*a, **k):\n"
+        "    print('TRAINED', flush=True)\n"
+        "    return real(*a, **k)\n"
+        "p.pretrain = counted\n"
+        "print(b.load_backbone('tiny-pretrained').fingerprint)\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=600) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
+    lines = [o[0].split() for o in outs]
+    assert sum(line.count("TRAINED") for line in lines) == 1
+    assert lines[0][-1] == lines[1][-1]
+    assert (small_pretrained / "backbones" / pretrained_key("tiny-pretrained") / "metrics.json").is_file()

@@ -124,4 +124,64 @@ def test_every_chapter_has_a_parameters_cell_and_a_toc_entry():
 def test_the_real_data_example_names_only_declared_parameters():
     params = build.load_params(ROOT / "examples" / "real-data.yml", build.discover())
     assert params["05_transfer_emodb"]["backbone"] == "facebook/wav2vec2-base"
-    assert params["04_fine_tuning"]["lr_backbone"] == 1e-5
+    assert params["04_fine_tuning"]["finetune"]["lr_backbone"] == 1e-5
+
+
+def _up_to_the_encoder(source: str) -> str:
+    """A cell's statements up to its last ``chapter_encoder`` call (all of them if it has none)."""
+    import ast
+
+    tree = ast.parse(source)
+    calls = [
+        i for i, node in enumerate(tree.body) if "chapter_encoder(" in ast.get_source_segment(source, node)
+    ]
+    keep = tree.body[: calls[-1] + 1] if calls else tree.body
+    return "\n".join(ast.get_source_segment(source, node) for node in keep)
+
+
+def test_a_shared_finetuning_parameter_gives_every_chapter_the_same_run(tmp_path, monkeypatch):
+    """Chapters 4-8 run with ``shared: {finetune: ...}``: every one asks for one fine-tuning configuration.
+
+    The chapters' own cells run up to their encoder call (``chapter_encoder``, recorded
+    instead of training; the corpora are not generated), with the parameters the build
+    injects from the PARAMS file.
+    """
+    import emocirc.encoders
+    import emocirc.synth
+
+    params_file = tmp_path / "params.yml"
+    params_file.write_text("shared:\n  finetune: {pad_multiple: 0.5, epochs: 3}\n")
+    notebooks = build.discover()
+    overrides = build.load_params(params_file, notebooks)
+    asked: dict[str, list[str]] = {}
+
+    def recorder(iemocap_root, features_from="finetuned", *, backbone, finetune=None, **kw):
+        kw.pop("progress", None)
+        config = emocirc.encoders.finetune_config(backbone, finetune, **kw)
+        if kw.get("protocol", "speaker-dependent") == "speaker-dependent" and features_from == "finetuned":
+            asked.setdefault(stem, []).append(config.hash())
+            assert config.pad_multiple == 0.5 and config.epochs == 3
+        return emocirc.encoders.ChapterEncoder(spec="tiny", run=tmp_path / "run", config=config)
+
+    monkeypatch.setattr(emocirc.encoders, "chapter_encoder", recorder)
+    monkeypatch.setattr(emocirc.synth, "ensure_corpus", lambda *a, **k: tmp_path)
+    for source in notebooks:
+        stem = source.stem
+        cells = [c for c in build.read_notebook(source).cells if c.cell_type == "code"]
+        code = "\n".join(c.source for c in cells)
+        if "finetune" not in build.declared_parameters(source):
+            assert "chapter_encoder(" not in code and "FinetuneConfig(" not in code, stem
+            continue
+        # One call gives the encoder; no chapter builds its own configuration.
+        assert "FinetuneConfig(" not in code, stem
+        namespace: dict = {}
+        for cell in cells:
+            is_parameters = "parameters" in cell.metadata.get("tags", [])
+            if is_parameters or "import" in cell.source or "chapter_encoder(" in cell.source:
+                exec(_up_to_the_encoder(cell.source), namespace)  # noqa: S102 (the chapter's own code)
+            if is_parameters:
+                namespace.update(overrides[stem])
+    expected = {"04_fine_tuning", "05_transfer_emodb", "06_gaussians_mahalanobis"}
+    expected |= {"07_polar_ordering", "08_automatic_mapping"}
+    assert set(asked) == expected
+    assert len({h for hashes in asked.values() for h in hashes}) == 1, asked

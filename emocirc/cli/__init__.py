@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "corpus",
     "synth",
     "extract",
+    "pretrain",
     "finetune",
     "evaluate",
     "analyze",
