@@ -165,10 +165,9 @@ def _open_by_double_click(page, name: str):
     panel = page.locator(".jp-NotebookPanel:visible")
     page.locator(".jp-NotebookPanel:visible .jp-Cell, .jp-FileEditor:visible").first.wait_for()
     assert page.locator(".jp-FileEditor:visible").count() == 0, f"{name} opened in the text editor"
-    # The kernel starts without asking which (the lab's "Select Kernel" dialog).
-    page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']:visible").wait_for(
-        timeout=CELL_TIMEOUT_MS
-    )
+    # The environment's kernel starts without asking which (the lab's "Select Kernel" dialog);
+    # cells run before it is up would be lost or open that dialog.
+    page.locator("#jp-main-statusbar", has_text="Python (emocirc) | Idle").wait_for(timeout=CELL_TIMEOUT_MS)
     _no_dialog(page)
     return panel
 
@@ -229,7 +228,9 @@ def test_chapter_opens_as_notebook_runs_and_saves_to_its_py(lab, page, tmp_path)
     declared = float(load_book_build().declared_parameters(source)["min_resultant_length"])
     assert _uncertain_line(declared) in _output_text(panel, package, "resultant length below")
 
-    # Rerun with another parameter value, edited in the parameters cell.
+    # Rerun with another parameter value, typed over the last line of the parameters cell.
+    old_line = cells[params].source.splitlines()[-1]
+    assert old_line.startswith("min_resultant_length ="), "the test edits the parameters cell's last line"
     new = 0.8 if declared != 0.8 else 0.6
     editor = panel.locator(".jp-Cell").nth(params).locator(".jp-InputArea-editor")
     editor.click()
@@ -246,7 +247,6 @@ def test_chapter_opens_as_notebook_runs_and_saves_to_its_py(lab, page, tmp_path)
     while f"min_resultant_length = {new}" not in source.read_text() and time.monotonic() < deadline:
         time.sleep(0.5)
     saved = source.read_text()
-    old_line = next(line for line in original.splitlines() if line.startswith("min_resultant_length ="))
     # Exactly the edit: percent format, cell tags and every other line unchanged.
     assert saved == original.replace(old_line, f"min_resultant_length = {new}", 1)
     assert (root / "notebooks" / CHAPTER.replace(".py", ".ipynb")).exists()
@@ -260,7 +260,7 @@ def test_chapter_opens_as_notebook_runs_and_saves_to_its_py(lab, page, tmp_path)
     build = load_book_build()
     assert build.declared_parameters(source) == {"min_resultant_length": str(new)}
     executed = tmp_path / "executed.ipynb"
-    build.execute(source, executed, {}, timeout=600)
+    build.execute(source, executed, {}, timeout=300)
     assert _uncertain_line(new) in executed.read_text()
 
 
