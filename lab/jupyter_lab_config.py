@@ -7,6 +7,7 @@ Jupytext); the kernel is the environment's own Python. Nothing is written to
 the user's Jupyter configuration.
 """
 
+import json
 import logging
 import os
 import sys
@@ -28,10 +29,12 @@ c.ServerApp.allow_root = hasattr(os, "geteuid") and os.geteuid() == 0
 # Jupytext gives a chapter (which stores no kernel) the kernel whose command is
 # the interpreter running the lab, so register that interpreter in its own
 # environment; without it the lab asks for a kernel on every chapter.
+spec = Path(sys.prefix, "share", "jupyter", "kernels", KERNEL, "kernel.json")
 try:
-    install_kernelspec(prefix=sys.prefix, kernel_name=KERNEL, display_name=f"Python ({KERNEL})")
+    if not spec.exists() or json.loads(spec.read_text())["argv"][0] != sys.executable:
+        install_kernelspec(prefix=sys.prefix, kernel_name=KERNEL, display_name=f"Python ({KERNEL})")
     c.MappingKernelManager.default_kernel_name = KERNEL
-except OSError as err:
+except (OSError, ValueError, KeyError, IndexError) as err:
     logging.getLogger(__name__).warning("could not register the %s kernel in %s: %s", KERNEL, sys.prefix, err)
 
 # The lab's terminal finds the environment's commands (python, papermill, emocirc) first.

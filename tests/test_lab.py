@@ -305,7 +305,9 @@ def test_every_chapter_round_trips_through_the_lab_unchanged(tmp_path):
 
 
 @pytest.mark.parametrize("uid", [0, 1000])
-def test_lab_config_allows_root_only_to_root_and_registers_the_environments_kernel(monkeypatch, uid):
+def test_lab_config_allows_root_only_to_root_and_registers_the_environments_kernel(
+    monkeypatch, tmp_path, uid
+):
     import runpy
 
     import ipykernel.kernelspec
@@ -313,6 +315,7 @@ def test_lab_config_allows_root_only_to_root_and_registers_the_environments_kern
 
     registered: list[dict] = []
     monkeypatch.setattr(ipykernel.kernelspec, "install", lambda **kw: registered.append(kw))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))  # no kernel registered there yet
     monkeypatch.setattr(os, "geteuid", lambda: uid)
     monkeypatch.setenv("PATH", os.environ.get("PATH", ""))  # the config prepends the environment's bin
     config = Config()
@@ -327,7 +330,9 @@ def test_lab_config_allows_root_only_to_root_and_registers_the_environments_kern
     assert os.environ["PATH"].split(os.pathsep)[0] == str(Path(sys.executable).parent)
 
 
-def test_lab_config_starts_without_the_kernel_when_the_environment_is_read_only(monkeypatch, caplog):
+def test_lab_config_starts_without_the_kernel_when_the_environment_is_read_only(
+    monkeypatch, tmp_path, caplog
+):
     import runpy
 
     import ipykernel.kernelspec
@@ -337,8 +342,29 @@ def test_lab_config_starts_without_the_kernel_when_the_environment_is_read_only(
         raise PermissionError("read-only file system")
 
     monkeypatch.setattr(ipykernel.kernelspec, "install", read_only)
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
     monkeypatch.setenv("PATH", os.environ.get("PATH", ""))
     config = Config()
     runpy.run_path(str(LAB_CONFIG), init_globals={"get_config": lambda: config})
     assert "default_kernel_name" not in config.MappingKernelManager
     assert "could not register the emocirc kernel" in caplog.text
+
+
+def test_lab_config_keeps_a_kernel_already_registered_for_this_interpreter(monkeypatch, tmp_path):
+    import runpy
+
+    import ipykernel.kernelspec
+    from traitlets.config import Config
+
+    spec = tmp_path / "share" / "jupyter" / "kernels" / "emocirc" / "kernel.json"
+    spec.parent.mkdir(parents=True)
+    spec.write_text(
+        json.dumps({"argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]})
+    )
+    registered: list[dict] = []
+    monkeypatch.setattr(ipykernel.kernelspec, "install", lambda **kw: registered.append(kw))
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))
+    config = Config()
+    runpy.run_path(str(LAB_CONFIG), init_globals={"get_config": lambda: config})
+    assert registered == [] and config.MappingKernelManager.default_kernel_name == "emocirc"
