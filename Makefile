@@ -26,9 +26,15 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest
 
+# JupyterLab on the chapters, configured by lab/ (root or not, the project's
+# kernel, .py chapters open as notebooks); LAB_ARGS passes more options,
+# e.g. make lab LAB_ARGS="--ip=0.0.0.0 --port=8890 --no-browser".
+LAB_ARGS ?=
 lab: $(STAMP)
-	@$(PY) -c "import jupyterlab" 2>/dev/null || $(PY) -m pip install --quiet -e '.[lab]'
-	$(VENV)/bin/jupyter lab --notebook-dir=.
+	@$(PY) -c "import jupyterlab, jupytext" 2>/dev/null || $(PY) -m pip install --quiet -e '.[lab]'
+	@echo "JupyterLab starts below: open the http://127.0.0.1:<port>/lab?token=... address it prints"
+	@echo "(double-click a notebooks/NN_name.py chapter; Ctrl-C twice stops the server)."
+	JUPYTER_PREFER_ENV_PATH=1 $(VENV)/bin/jupyter lab --config=lab/jupyter_lab_config.py $(LAB_ARGS)
 
 clean-book:
 	rm -rf _build book/executed

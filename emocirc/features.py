@@ -67,6 +67,7 @@ file from it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -850,10 +851,32 @@ class _PackedLinear(torch.nn.Module):
         return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
 
 
-def _prepack_linears(model: torch.nn.Module) -> None:
-    """Swap every bf16 ``nn.Linear`` of a CPU model for a :class:`_PackedLinear` (silently skipped if
-    this PyTorch build cannot)."""
+@functools.cache
+def cpu_prepacks_bf16() -> bool:
+    """Whether oneDNN lays out bf16 linear weights on this CPU and PyTorch build.
+
+    It does where oneDNN computes bf16 on the CPU (AVX-512 or AVX-NE-CONVERT
+    on x86-64); elsewhere bf16 extraction computes with the plain layers.
+    Asked once per process, by laying out one tiny weight.
+
+    Examples
+    --------
+    >>> isinstance(cpu_prepacks_bf16(), bool)
+    True
+    """
     if not torch.backends.mkldnn.is_available():
+        return False
+    try:
+        torch.ops.mkldnn._reorder_linear_weight(torch.zeros(8, 8, dtype=torch.bfloat16), None)
+    except (RuntimeError, AttributeError):
+        return False
+    return True
+
+
+def _prepack_linears(model: torch.nn.Module) -> None:
+    """Swap every bf16 ``nn.Linear`` of a CPU model for a :class:`_PackedLinear` (skipped where
+    :func:`cpu_prepacks_bf16` says oneDNN cannot)."""
+    if not cpu_prepacks_bf16():
         return
     for module in list(model.modules()):
         for child_name, child in list(module.named_children()):
