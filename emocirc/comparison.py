@@ -69,6 +69,10 @@ def held_out_comparison(features: dict, test_ids, layer: int | None = None, C: f
         One row per encoder: ``silhouette`` of the emotions in the held-out
         utterances' 2-D PCA, ``emotion_ua`` (logistic probe, balanced classes),
         ``arousal_ccc`` and ``valence_ccc`` (ridge probe), ``n_test``.
+        ``attrs["predictions"]`` holds the emotion probe's held-out
+        predictions (columns ``id``, ``speaker``, ``label`` and one per
+        encoder), for a paired comparison on the same utterances
+        (:func:`emocirc.inference.paired_difference`).
 
     Examples
     --------
@@ -83,6 +87,7 @@ def held_out_comparison(features: dict, test_ids, layer: int | None = None, C: f
     (1.0, 10)
     """
     rows = {}
+    predictions = None
     wanted = set(np.asarray(test_ids).astype(str))
     for name, feats in features.items():
         test = np.array([i in wanted for i in feats.ids.astype(str)])
@@ -93,7 +98,18 @@ def held_out_comparison(features: dict, test_ids, layer: int | None = None, C: f
         coords = PCA(n_components=2, random_state=0).fit(X[~test]).transform(X[test])
         row = {"silhouette": float(silhouette_score(coords, y[test])) if len(set(y[test])) > 1 else np.nan}
         clf = make_pipeline(StandardScaler(), LogisticRegression(C=C, class_weight="balanced", max_iter=2000))
-        row["emotion_ua"] = unweighted_recall(y[test], clf.fit(X[~test], y[~test]).predict(X[test]))
+        predicted = clf.fit(X[~test], y[~test]).predict(X[test])
+        row["emotion_ua"] = unweighted_recall(y[test], predicted)
+        held = pd.DataFrame(
+            {"id": feats.ids.astype(str)[test], "speaker": feats.speakers.astype(str)[test], "label": y[test]}
+        )
+        if predictions is None:
+            predictions = held
+        elif not predictions["id"].equals(held["id"]):
+            raise EmocircError(
+                f"{name}: expected the same utterances, in the same order, as the other encoders"
+            )
+        predictions[name] = predicted
         for target in ("arousal", "valence"):
             t = np.asarray(getattr(feats, target), dtype=float)
             fit, score = ~test & np.isfinite(t), test & np.isfinite(t)
@@ -106,4 +122,6 @@ def held_out_comparison(features: dict, test_ids, layer: int | None = None, C: f
             )
         row["n_test"] = int(test.sum())
         rows[name] = row
-    return pd.DataFrame.from_dict(rows, orient="index")
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs["predictions"] = predictions
+    return table

@@ -46,3 +46,18 @@ def test_clustered_features_score_above_noise_on_the_same_utterances():
     assert table.loc["signal", "arousal_ccc"] > 0.8
     with pytest.raises(EmocircError, match="some but not all"):
         held_out_comparison({"x": _features(1.0, 0)}, [])
+
+
+def test_held_out_predictions_are_kept_for_a_paired_comparison():
+    from emocirc.inference import paired_difference
+
+    test = [str(i) for i in range(0, 90, 3)]
+    table = held_out_comparison({"noise": _features(0.0, 0), "signal": _features(6.0, 0)}, test)
+    preds = table.attrs["predictions"]
+    assert preds["id"].tolist() == test and {"speaker", "label", "noise", "signal"} <= set(preds)
+    gain = paired_difference(
+        preds["label"], preds["signal"], preds["noise"], preds["speaker"], n_resamples=200
+    )
+    assert gain.difference == pytest.approx(
+        table.loc["signal", "emotion_ua"] - table.loc["noise", "emotion_ua"]
+    )
