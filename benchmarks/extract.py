@@ -11,6 +11,12 @@ utterances; speeds are audio seconds per wall-clock second (x real time).
     python benchmarks/extract.py --device cuda              # GPU, 3000 s of audio
     python benchmarks/extract.py --device cuda --variants   # GPU, each optimisation on and off
     .venv/bin/python benchmarks/extract.py --hash-only      # cache-key hashing alone, old vs new
+    python benchmarks/extract.py --no-bf16 --precision int8 --also fp32 --repeat 3   # a CPU without bf16
+
+``--no-bf16`` sets ``EMOCIRC_CPU_BF16=0`` (:data:`emocirc.cpu_int8.FORCE_BF16_ENV`), so
+emocirc treats this CPU as one without native bf16 ("auto" is then fp32); run it
+under ``ONEDNN_MAX_CPU_ISA=AVX2`` too to make oneDNN use only AVX2 kernels.
+``--also`` times further precisions in the same alternating ``--repeat`` runs.
 
 ``--variants`` times the GPU path with each of its optimisations switched off
 and on (``emocirc.features._TUNING``), every run after a warm-up run on the
@@ -23,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import sys
 import tempfile
 import time
@@ -38,6 +45,7 @@ from emocirc import features as _features  # noqa: E402
 from emocirc._io import write_json  # noqa: E402
 from emocirc.audio import load_audio  # noqa: E402
 from emocirc.backbones import load_backbone  # noqa: E402
+from emocirc.cpu_int8 import FORCE_BF16_ENV, cpu_has_native_bf16  # noqa: E402
 from emocirc.features import (  # noqa: E402
     _StrictFP32,
     content_hash,
@@ -80,6 +88,8 @@ VARIANTS = [
     ("all, double batch", "bf16", 2.0, AFTER),
     ("previous", "fp32", None, PREVIOUS),
     ("all", "fp32", None, AFTER),
+    # CPU only (emocirc.cpu_int8): the fast path of CPUs without native bf16.
+    ("all, int8 linears", "int8", None, AFTER),
 ]
 
 SR = 16_000
@@ -188,6 +198,8 @@ def variants(backbone, waves, device, ref, naive_x_rt, default_batch) -> list[di
             *VARIANTS,
         ]:
             batch_seconds = default_batch * (batch_seconds or 1.0)
+            if prec == "int8" and device.type != "cpu":
+                continue
             if tuning is not None:
                 _features._TUNING.update(tuning)
                 if tuning["cnn"] == "auto-unfold":
@@ -305,7 +317,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--shortest", type=float, default=2.0)
     parser.add_argument("--longest", type=float, default=8.0)
     parser.add_argument("--batch-seconds", type=float, nargs="*", default=None, help="batch sizes to try")
-    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--precision", default="auto", help="auto, bf16, fp32 or int8 (CPU)")
+    parser.add_argument(
+        "--also", nargs="*", default=[], help="further precisions to time in each --repeat round"
+    )
+    parser.add_argument(
+        "--no-bf16",
+        action="store_true",
+        help="treat this CPU as one without native bf16 (sets EMOCIRC_CPU_BF16=0)",
+    )
     parser.add_argument("--no-cache-test", action="store_true")
     parser.add_argument("--profile", action="store_true", help="print the costliest operators of one run")
     parser.add_argument("--json", default=None, help="also write the results here")
@@ -331,6 +351,8 @@ def main(argv: list[str] | None = None) -> dict:
             write_json(args.json, results)
         return results
 
+    if args.no_bf16:
+        os.environ[FORCE_BF16_ENV] = "0"
     device = resolve_device(args.device)
     gpu = device.type == "cuda"
     torch.manual_seed(0)
@@ -347,6 +369,12 @@ def main(argv: list[str] | None = None) -> dict:
     naive_audio = sum(len(w) for w in naive_waves) / SR
     device_name = torch.cuda.get_device_name(device) if gpu else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {device_name}; torch {torch.__version__}; backbone {args.model}")
+    if not gpu:
+        isa = os.environ.get("ONEDNN_MAX_CPU_ISA") or os.environ.get("DNNL_MAX_CPU_ISA") or "unset"
+        print(
+            f"native bf16: {cpu_has_native_bf16()} ({FORCE_BF16_ENV}={os.environ.get(FORCE_BF16_ENV, 'unset')}); "
+            f"ONEDNN_MAX_CPU_ISA={isa}; quantised engine {torch.backends.quantized.engine}"
+        )
     print(f"audio: {len(waves)} utterances, {audio:.1f} s ({args.shortest}-{args.longest} s each)")
 
     # Warm-up: first calls pay for kernel selection and allocator growth.
@@ -365,22 +393,36 @@ def main(argv: list[str] | None = None) -> dict:
         if args.json:
             write_json(args.json, results)
         return results
+    also = [p for p in dict.fromkeys(resolve_precision(p, device) for p in args.also) if p != precision]
+    if also:  # warm-up (the int8 copy is made on first use)
+        for prec in also:
+            fast(backbone, waves[:2], device, prec, batch_list[0])
     if args.repeat > 1:
         ratios = []
+        others: dict[str, list[float]] = {p: [] for p in also}
         for _ in range(args.repeat):
             t_naive, _ = naive_loop(backbone, naive_waves, device)
             elapsed, _ = fast(backbone, waves, device, precision, default_batch)
             ratios.append((audio / elapsed) / (naive_audio / t_naive))
-            print(
+            line = (
                 f"naive {naive_audio / t_naive:8.1f}x real time, emocirc {precision} {audio / elapsed:8.1f}x: "
-                f"{ratios[-1]:.2f}x",
-                flush=True,
+                f"{ratios[-1]:.2f}x"
             )
+            for prec in also:
+                elapsed, _ = fast(backbone, waves, device, prec, default_batch)
+                others[prec].append((audio / elapsed) / (naive_audio / t_naive))
+                line += f"; {prec} {audio / elapsed:8.1f}x: {others[prec][-1]:.2f}x"
+            print(line, flush=True)
         results["repeat_ratios"] = ratios
         results["median_ratio"] = float(np.median(ratios))
+        results["repeat_ratios_also"] = others
         print(f"median over {args.repeat} alternating runs: {results['median_ratio']:.2f}x the naive loop")
+        for prec, values in others.items():
+            print(f"median over {args.repeat} alternating runs, {prec}: {float(np.median(values)):.2f}x")
     # The exact fp32 path at the default batch size, then the fast precision at each size.
-    plan = [("fp32", default_batch)] + [(precision, b) for b in batch_list]
+    plan = (
+        [("fp32", default_batch)] + [(p, default_batch) for p in also] + [(precision, b) for b in batch_list]
+    )
     for prec, batch_seconds in dict.fromkeys(plan):
         elapsed, emb = fast(backbone, waves, device, prec, batch_seconds)
         speed = audio / elapsed

@@ -92,7 +92,7 @@ from emocirc.errors import EmocircError
 REQUIRED_ARRAYS: tuple[str, ...] = ("ids", "labels", "speakers", "embeddings", "layers", "valence", "arousal")
 
 #: Precisions :func:`extract_features` accepts.
-PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32")
+PRECISIONS: tuple[str, ...] = ("auto", "bf16", "fp32", "int8")
 
 # Bumped whenever the computation changes, so old cache entries are not served.
 _CACHE_VERSION = 5  # 2: FFT pos. conv on CUDA; 3: bf16 weights, analytic first group norm; 4: CPU prepacking;
@@ -295,6 +295,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     """
     if precision not in PRECISIONS:
         raise EmocircError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision == "int8" and device.type != "cpu":
+        raise EmocircError(f"precision 'int8' on {device}: expected a CPU (use bf16 or fp32 on a GPU)")
     if precision != "auto":
         return precision
     if device.type == "cuda":
@@ -304,11 +306,10 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 def _cpu_has_bf16() -> bool:
     # Emulated bf16 (plain AVX-512) is slower than fp32; only native units pay.
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return " avx512_bf16" in flags or " amx_bf16" in flags
+    # EMOCIRC_CPU_BF16=0 forces the no-bf16 path (emocirc.cpu_int8.FORCE_BF16_ENV).
+    from emocirc.cpu_int8 import cpu_has_native_bf16
+
+    return cpu_has_native_bf16()
 
 
 def resolve_layers(layers: str | int | Iterable[int], num_layers: int) -> list[int]:
@@ -976,6 +977,10 @@ def _launch(
         raise EmocircError(f"layer {top}: the backbone has hidden states 0..{backbone.num_layers}")
     bf16_copy = precision == "bf16" and _TUNING["bf16_weights"]
     model = _bf16_model(backbone) if bf16_copy else backbone.model
+    if precision == "int8":  # emocirc.cpu_int8: dynamic int8 linears, the rest in fp32
+        from emocirc.cpu_int8 import int8_copy
+
+        model = _derived(backbone.model, "int8", lambda: int8_copy(backbone.model))
     cuda = device.type == "cuda"
     mode = _cnn_mode(device)
     counts = frame_counts(model, [len(w) for w in waves])
@@ -1401,7 +1406,8 @@ def extract_features(
     device:
         ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``.
     precision:
-        ``"auto"`` (bf16 where native), ``"bf16"`` or ``"fp32"`` (exact work).
+        ``"auto"`` (bf16 where native), ``"bf16"``, ``"fp32"`` (exact work) or
+        ``"int8"`` (CPU only: :mod:`emocirc.cpu_int8`'s int8 linears, for CPUs without bf16).
     batch_seconds:
         Padded audio seconds per batch; default 8 on a CPU, 600 on a GPU.
     frames:

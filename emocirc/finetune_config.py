@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from emocirc.errors import EmocircError
@@ -87,6 +89,11 @@ class FinetuneConfig:
         padding seen by group-norm encoders.
     device:
         ``"auto"``, ``"cpu"``, ``"cuda"``... (not hashed; ``accelerate launch`` decides when used).
+    extra:
+        Free-form notes about the run (JSON-ready values, e.g. ``{"tag": "pilot"}``).
+        The training code never reads them, but they are written with the run and
+        hashed: runs that differ only here get different run directories (and
+        cache entries), so a note can keep two otherwise equal runs apart.
 
     Examples
     --------
@@ -160,6 +167,31 @@ class FinetuneConfig:
             raise EmocircError(f"unknown fine-tuning settings {unknown}: expected some of {sorted(names)}")
         return cls(**data)
 
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike[str]) -> FinetuneConfig:
+        """Read a YAML mapping of field values (missing fields keep their defaults).
+
+        Unknown keys, a file that is not a mapping and YAML syntax errors are
+        one-line :class:`~emocirc.errors.EmocircError` naming the file.
+
+        Examples
+        --------
+        >>> import pathlib, tempfile
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.yml"
+        >>> FinetuneConfig(backbone="tiny", epochs=2).to_yaml(path)
+        >>> FinetuneConfig.from_yaml(path) == FinetuneConfig(backbone="tiny", epochs=2)
+        True
+        """
+        return cls(**read_settings(path))
+
+    def to_yaml(self, path: str | os.PathLike[str]) -> None:
+        """Write every field as YAML (atomically), readable by :meth:`from_yaml` and ``--config``."""
+        import yaml
+
+        from emocirc._io import write_text
+
+        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
     def hash(self) -> str:
         """Hash of every setting that changes what is learned (16 hex characters)."""
         data = {
@@ -168,3 +200,48 @@ class FinetuneConfig:
             if k not in _NOT_HASHED and not (k in _HASHED_UNLESS_DEFAULT and v == _HASHED_UNLESS_DEFAULT[k])
         }
         return _digest(json.dumps(data, sort_keys=True, default=str))
+
+
+def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
+    r"""The field values of a YAML fine-tuning configuration, checked against :class:`FinetuneConfig`'s fields.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.yml"
+    >>> _ = path.write_text("epochs: 3\nlabels: [anger, neutral]\n")
+    >>> read_settings(path)
+    {'epochs': 3, 'labels': ('anger', 'neutral')}
+    >>> _ = path.write_text("epoch: 3\n")
+    >>> read_settings(path)
+    Traceback (most recent call last):
+    ...
+    emocirc.errors.EmocircError: ...run.yml: unknown fine-tuning setting 'epoch'; expected some of ...
+    """
+    import yaml
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as err:
+        raise EmocircError(f"{path}: cannot read the fine-tuning configuration ({err.strerror})") from None
+    except yaml.YAMLError as err:
+        problem = " ".join(str(getattr(err, "problem", None) or err).split())
+        raise EmocircError(f"{path}: not valid YAML ({problem}); expected a mapping of settings") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise EmocircError(
+            f"{path}: a YAML {type(data).__name__}; expected a mapping of fine-tuning settings"
+        )
+    names = [f.name for f in dataclasses.fields(FinetuneConfig)]
+    for key in data:
+        if key not in names:
+            raise EmocircError(
+                f"{path}: unknown fine-tuning setting {key!r}; expected some of {', '.join(names)}"
+            )
+    if isinstance(data.get("labels"), list):
+        data["labels"] = tuple(data["labels"])
+    if "extra" in data and not isinstance(data["extra"], dict):
+        raise EmocircError(f"{path}: extra={data['extra']!r}; expected a mapping")
+    return data

@@ -83,3 +83,17 @@ def test_corrupt_file_one_line_error_then_skip_bad(tmp_path, capsys):
     assert main([*args, "--skip-bad"]) == 0
     assert "skipped" in capsys.readouterr().err
     assert load_features(out).ids.tolist() == ["03a01Wa", "09a01Ta"]
+
+
+def test_the_precision_choices_are_the_extractors():
+    import argparse
+
+    from emocirc.cli import extract as cli_extract
+    from emocirc.features import PRECISIONS
+
+    parser = argparse.ArgumentParser()
+    cli_extract.register(parser.add_subparsers())
+    action = next(
+        a for a in parser._subparsers._group_actions[0].choices["extract"]._actions if a.dest == "precision"
+    )
+    assert tuple(action.choices) == PRECISIONS

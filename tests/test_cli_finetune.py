@@ -78,3 +78,86 @@ def test_parsing_the_command_line_does_not_import_torch():
     code = "import sys; from emocirc.cli import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def _parse(*options):
+    from emocirc.cli import build_parser
+
+    return build_parser().parse_args(["finetune", "DIR", "--out", "RUN", *options])
+
+
+def test_every_config_field_is_reachable_from_the_command_line(tmp_path):
+    import dataclasses
+
+    from emocirc.cli.finetune import config_from_args, option_name
+    from emocirc.finetune_config import FinetuneConfig
+
+    # A value other than the default for every field, given as its option.
+    changed = {
+        "backbone": ("tiny", "tiny"),
+        "mode": ("full", "full"),
+        "labels": ("anger,neutral", ("anger", "neutral")),
+        "protocol": ("leave-one-session-out", "leave-one-session-out"),
+        "fold": ("Session2", "Session2"),
+        "crop_seconds": ("3.5", 3.5),
+        "mixed_precision": ("no", "no"),
+        "device": ("cpu", "cpu"),
+        "extra": ("tag=pilot", {"tag": "pilot"}),
+    }
+    defaults = FinetuneConfig()
+    options = []
+    expected = {}
+    for f in dataclasses.fields(FinetuneConfig):
+        default = getattr(defaults, f.name)
+        if isinstance(default, bool):
+            options.append(option_name(f.name) if not default else "--no-" + option_name(f.name)[2:])
+            expected[f.name] = not default
+            continue
+        if f.name in changed:
+            text, value = changed[f.name]
+        else:
+            value = default * 2 + 1 if isinstance(default, int) else (default / 2 or 0.25)
+            text = str(value)
+        options += [option_name(f.name), text]
+        expected[f.name] = value
+    config = config_from_args(_parse(*options))
+    assert {f.name: getattr(config, f.name) for f in dataclasses.fields(config)} == expected
+    assert all(getattr(config, k) != getattr(defaults, k) for k in expected)
+    # Nothing given: the dataclass's defaults (older option names keep working).
+    assert config_from_args(_parse()) == defaults
+    assert config_from_args(_parse("--backbone", "tiny", "--cuda-graphs")).cuda_graphs is True
+
+
+def test_a_yaml_config_round_trips_and_options_override_it(tmp_path):
+    from emocirc.cli.finetune import config_from_args
+    from emocirc.finetune_config import FinetuneConfig
+
+    config = FinetuneConfig(
+        backbone="tiny", labels=("anger", "sadness"), crop_seconds=2.0, extra={"tag": "x"}
+    )
+    path = tmp_path / "run.yml"
+    config.to_yaml(path)
+    assert FinetuneConfig.from_yaml(path) == config
+    assert config_from_args(_parse("--config", str(path))).hash() == config.hash()
+    overridden = config_from_args(_parse("--config", str(path), "--epochs", "3", "--extra", "seed_note=2"))
+    assert overridden.epochs == 3 and overridden.labels == ("anger", "sadness")
+    assert overridden.extra == {"tag": "x", "seed_note": 2}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("epochs: 2\nlearning_rate: 0.1\n", "unknown fine-tuning setting 'learning_rate'"),
+        ("- epochs\n", "expected a mapping"),
+        ("epochs: [2\n", "not valid YAML"),
+        ("epochs: 0\n", "epochs=0: expected a positive integer"),
+    ],
+)
+def test_a_bad_config_file_is_one_line(tmp_path, capsys, text, expected):
+    path = tmp_path / "run.yml"
+    path.write_text(text)
+    assert main(["finetune", str(tmp_path), "--out", str(tmp_path / "o"), "--config", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("emocirc: error:") and expected in err and "\n" not in err
+    if "unknown" in expected or "YAML" in expected:
+        assert "run.yml" in err

@@ -52,7 +52,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--layers", default="all", help="'all' or comma-separated hidden-state indices")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default: auto)")
-    parser.add_argument("--precision", choices=("auto", "bf16", "fp32"), default="auto")
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "bf16", "fp32", "int8"),  # emocirc.features.PRECISIONS (not imported: no torch here)
+        default="auto",
+        help="auto (bf16 where the device has it natively, else fp32), bf16, fp32 (exact), "
+        "or int8 linear layers (CPU only, opt-in, for CPUs without bf16)",
+    )
     parser.add_argument(
         "--batch-seconds",
         type=float,

@@ -1,24 +1,118 @@
-"""``emocirc finetune DIR --out OUT``: the seed's partial fine-tuning, resumable."""
+"""``emocirc finetune DIR --out OUT``: the seed's partial fine-tuning, resumable.
+
+Its options are generated from :class:`~emocirc.finetune_config.FinetuneConfig`'s
+fields (``--lr-backbone`` for ``lr_backbone``, help from the class docstring),
+so every field is reachable; ``--config run.yml`` reads field values from YAML
+first and the options given on the command line override them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import re
 import sys
+from typing import Any
+
+#: Option names kept from before the options were generated (field -> option).
+RENAMED = {"backbone": "--model"}
+#: Other spellings still accepted (field -> extra option strings).
+ALIASES = {"backbone": ("--backbone",)}
+#: Choices of fields with a fixed set of values (filled in by :func:`config_options`).
+_CHOICES_OF = {"mode": "MODES", "protocol": "PROTOCOLS"}
+
+
+def _field_help() -> dict[str, str]:
+    """Each field's paragraph of FinetuneConfig's ``Parameters`` section, on one line."""
+    from emocirc.finetune_config import FinetuneConfig
+
+    doc = (FinetuneConfig.__doc__ or "").split("Parameters\n    ----------\n", 1)[-1]
+    doc = doc.split("\n    Examples\n", 1)[0]
+    helps: dict[str, str] = {}
+    for names, body in re.findall(r"^    (\w[\w, ]*):\n((?:        .*\n?|\s*\n)*)", doc, flags=re.M):
+        text = " ".join(body.split()).replace("``", "").replace("%", "%%")
+        text = re.sub(r":(?:class|func|meth|mod):`~?([^`]+)`", r"\1", text)
+        for name in names.split(","):
+            helps[name.strip()] = text
+    return helps
+
+
+def _labels(text: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def _optional_float(text: str) -> float | None:
+    return None if text.strip().lower() in ("none", "null", "") else float(text)
+
+
+def _extra(text: str) -> tuple[str, Any]:
+    import yaml
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    return key.strip(), yaml.safe_load(value)
+
+
+def option_name(field_name: str) -> str:
+    """The command-line option of a FinetuneConfig field.
+
+    Examples
+    --------
+    >>> option_name("lr_backbone"), option_name("backbone")
+    ('--lr-backbone', '--model')
+    """
+    return RENAMED.get(field_name, "--" + field_name.replace("_", "-"))
+
+
+def config_options(parser: argparse.ArgumentParser) -> None:
+    """Add one option per :class:`FinetuneConfig` field (default ``None``: not given)."""
+    from emocirc import finetune_config
+    from emocirc.finetune_config import FinetuneConfig
+
+    defaults = FinetuneConfig()
+    helps = _field_help()
+    group = parser.add_argument_group("fine-tuning settings (FinetuneConfig fields; default in brackets)")
+    for f in dataclasses.fields(FinetuneConfig):
+        default = getattr(defaults, f.name)
+        names = (option_name(f.name), *ALIASES.get(f.name, ()))
+        help_text = helps.get(f.name, f.name)
+        kwargs: dict[str, Any] = {"dest": f.name, "default": None}
+        if isinstance(default, bool):
+            kwargs["action"] = argparse.BooleanOptionalAction
+            help_text += f" [{'on' if default else 'off'}]"
+        elif f.name == "labels":
+            kwargs.update(type=_labels, metavar="A,B,...")
+            help_text += f" [{','.join(default)}]"
+        elif f.name == "extra":
+            kwargs.update(type=_extra, action="append", metavar="KEY=VALUE")
+            help_text += " (repeatable; VALUE is read as YAML)"
+        elif f.name == "crop_seconds":
+            kwargs.update(type=_optional_float, metavar="SECONDS")
+            help_text += " [none]"
+        else:
+            if isinstance(default, (int, float)) and f.name != "fold":
+                kwargs["type"] = type(default)
+            if f.name in _CHOICES_OF:
+                kwargs["choices"] = getattr(finetune_config, _CHOICES_OF[f.name])
+            elif f.name == "mixed_precision":
+                kwargs["choices"] = ("auto", "bf16", "fp16", "no")
+            help_text += f" [{default}]"
+        group.add_argument(*names, help=help_text, **kwargs)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``finetune`` sub-command."""
-    from emocirc.finetune_config import MODES, PROTOCOLS, FinetuneConfig
-
-    defaults = FinetuneConfig()
     p = subparsers.add_parser(
         "finetune",
         help="fine-tune a wav2vec2-family encoder for four emotions (resumes an interrupted run)",
         description=(
             "Fine-tune an encoder with the seed's recipe (SpeechBrain's IEMOCAP recipe) and write a run "
             "directory: the encoder in Hugging Face format, the head, the label map, the configuration "
-            "and the metrics. Rerunning the same command resumes from the last completed epoch."
+            "and the metrics. Rerunning the same command resumes from the last completed epoch. "
+            "Every FinetuneConfig field has an option; --config reads them from YAML and options given "
+            "here override it."
         ),
     )
     p.add_argument("corpus", metavar="DIR", help="corpus directory (IEMOCAP, EMODB or CSV manifest layout)")
@@ -27,67 +121,53 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format", default="auto", choices=["auto", "iemocap", "emodb", "csv"], help="corpus layout"
     )
     p.add_argument(
-        "--model", default=defaults.backbone, help="backbone: tiny, base-random, a directory or a hub id"
+        "--config",
+        metavar="RUN.yml",
+        default=None,
+        help="YAML mapping of FinetuneConfig field values (FinetuneConfig.to_yaml writes one)",
     )
-    p.add_argument("--mode", default=defaults.mode, choices=MODES, help="partial (default), full or frozen")
-    p.add_argument("--protocol", default=defaults.protocol, choices=PROTOCOLS)
-    p.add_argument("--fold", default="0", help="fold index, fold name, or 'all' (mean and std over folds)")
-    p.add_argument("--epochs", type=int, default=defaults.epochs)
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--lr-backbone", type=float, default=defaults.lr_backbone)
-    p.add_argument("--lr-head", type=float, default=defaults.lr_head)
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--crop-seconds", type=float, default=None, help="random crop of long training utterances")
-    p.add_argument("--mixed-precision", default="auto", choices=["auto", "bf16", "fp16", "no"])
-    p.add_argument(
-        "--compile",
-        action="store_true",
-        help="compile the transformer layers for training with torch.compile (GPU; composes with --cuda-graphs)",
-    )
-    p.add_argument(
-        "--cuda-graphs",
-        action="store_true",
-        help="replay each training step from a CUDA graph per batch shape (one GPU; use with --pad-multiple)",
-    )
-    p.add_argument(
-        "--pad-multiple",
-        type=float,
-        default=0.0,
-        help="pad training batches to a multiple of this many seconds (0: to the longest utterance)",
-    )
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--skip-bad",
         action="store_true",
         help="leave out damaged or unreadable audio files, listed in the run's training_config.json "
         "(default: stop, naming them, before training)",
     )
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    config_options(p)
     p.set_defaults(func=run)
+
+
+def config_from_args(args: argparse.Namespace):
+    """The :class:`FinetuneConfig` of parsed ``emocirc finetune`` arguments: YAML file, then options.
+
+    Examples
+    --------
+    >>> from emocirc.cli import build_parser
+    >>> args = build_parser().parse_args(["finetune", "DIR", "--out", "RUN", "--model", "tiny", "--no-bucket"])
+    >>> cfg = config_from_args(args)
+    >>> cfg.backbone, cfg.bucket, cfg.epochs
+    ('tiny', False, 30)
+    """
+    from emocirc.finetune_config import FinetuneConfig, read_settings
+
+    values = read_settings(args.config) if getattr(args, "config", None) else {}
+    for f in dataclasses.fields(FinetuneConfig):
+        given = getattr(args, f.name, None)
+        if given is None:
+            continue
+        if f.name == "extra":  # KEY=VALUE pairs add to (or replace keys of) the file's notes
+            values["extra"] = {**values.get("extra", {}), **dict(given)}
+        else:
+            values[f.name] = given
+    return FinetuneConfig(**values)
 
 
 def run(args: argparse.Namespace) -> int:
     """Handle ``emocirc finetune``."""
     from emocirc.corpora import load_corpus
-    from emocirc.finetune import FinetuneConfig, finetune, read_metrics
+    from emocirc.finetune import finetune, read_metrics
 
-    config = FinetuneConfig(
-        backbone=args.model,
-        mode=args.mode,
-        protocol=args.protocol,
-        fold=args.fold,
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr_backbone=args.lr_backbone,
-        lr_head=args.lr_head,
-        seed=args.seed,
-        crop_seconds=args.crop_seconds,
-        mixed_precision=args.mixed_precision,
-        compile=args.compile,
-        cuda_graphs=args.cuda_graphs,
-        pad_multiple=args.pad_multiple,
-        device=args.device,
-    )
+    config = config_from_args(args)
     df = load_corpus(args.corpus, format=args.format, four_class=True, skip_bad=args.skip_bad)
     for skipped in df.attrs.get("skipped", []):
         print(f"emocirc: skipped: {skipped}", file=sys.stderr)
