@@ -72,7 +72,12 @@ probe_root = ensure_corpus("readspeech", seed=probe_seed, scale=probe_scale)
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
 if pretrain_run is None and backbone in getattr(backbones, "PRETRAINED_BUILTINS", {}):
     pretrain_run = backbones.ensure_pretrained(backbone)  # cached: built once by `make book`
-banner({"read speech (probes)": probe_root, "IEMOCAP": iemocap_root}, backbone, skip_bad=skip_bad)
+banner(
+    {"read speech (probes)": probe_root, "IEMOCAP": iemocap_root},
+    backbone,
+    skip_bad=skip_bad,
+    corpora=["IEMOCAP"],
+)
 
 # %% [markdown]
 # ## The model (the seed's Figure 7)
