@@ -9,11 +9,11 @@ first and the options given on the command line override them.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
-import re
 import sys
 from typing import Any
+
+from emocirc.cli import _dataclass_options
 
 #: Option names kept from before the options were generated (field -> option).
 RENAMED = {"backbone": "--model"}
@@ -21,21 +21,6 @@ RENAMED = {"backbone": "--model"}
 ALIASES = {"backbone": ("--backbone",)}
 #: Choices of fields with a fixed set of values (filled in by :func:`config_options`).
 _CHOICES_OF = {"mode": "MODES", "protocol": "PROTOCOLS"}
-
-
-def _field_help() -> dict[str, str]:
-    """Each field's paragraph of FinetuneConfig's ``Parameters`` section, on one line."""
-    from emocirc.finetune_config import FinetuneConfig
-
-    doc = (FinetuneConfig.__doc__ or "").split("Parameters\n    ----------\n", 1)[-1]
-    doc = doc.split("\n    Examples\n", 1)[0]
-    helps: dict[str, str] = {}
-    for names, body in re.findall(r"^    (\w[\w, ]*):\n((?:        .*\n?|\s*\n)*)", doc, flags=re.M):
-        text = " ".join(body.split()).replace("``", "").replace("%", "%%")
-        text = re.sub(r":(?:class|func|meth|mod):`~?([^`]+)`", r"\1", text)
-        for name in names.split(","):
-            helps[name.strip()] = text
-    return helps
 
 
 def _labels(text: str) -> tuple[str, ...]:
@@ -63,7 +48,7 @@ def option_name(field_name: str) -> str:
     >>> option_name("lr_backbone"), option_name("backbone")
     ('--lr-backbone', '--model')
     """
-    return RENAMED.get(field_name, "--" + field_name.replace("_", "-"))
+    return _dataclass_options.option_name(field_name, RENAMED)
 
 
 def config_options(parser: argparse.ArgumentParser) -> None:
@@ -71,35 +56,24 @@ def config_options(parser: argparse.ArgumentParser) -> None:
     from emocirc import finetune_config
     from emocirc.finetune_config import FinetuneConfig
 
-    defaults = FinetuneConfig()
-    helps = _field_help()
-    group = parser.add_argument_group("fine-tuning settings (FinetuneConfig fields; default in brackets)")
-    for f in dataclasses.fields(FinetuneConfig):
-        default = getattr(defaults, f.name)
-        names = (option_name(f.name), *ALIASES.get(f.name, ()))
-        help_text = helps.get(f.name, f.name)
-        kwargs: dict[str, Any] = {"dest": f.name, "default": None}
-        if isinstance(default, bool):
-            kwargs["action"] = argparse.BooleanOptionalAction
-            help_text += f" [{'on' if default else 'off'}]"
-        elif f.name == "labels":
-            kwargs.update(type=_labels, metavar="A,B,...")
-            help_text += f" [{','.join(default)}]"
-        elif f.name == "extra":
-            kwargs.update(type=_extra, action="append", metavar="KEY=VALUE")
-            help_text += " (repeatable; VALUE is read as YAML)"
-        elif f.name == "crop_seconds":
-            kwargs.update(type=_optional_float, metavar="SECONDS")
-            help_text += " [none]"
-        else:
-            if isinstance(default, (int, float)) and f.name != "fold":
-                kwargs["type"] = type(default)
-            if f.name in _CHOICES_OF:
-                kwargs["choices"] = getattr(finetune_config, _CHOICES_OF[f.name])
-            elif f.name == "mixed_precision":
-                kwargs["choices"] = ("auto", "bf16", "fp16", "no")
-            help_text += f" [{default}]"
-        group.add_argument(*names, help=help_text, **kwargs)
+    _dataclass_options.add_field_options(
+        parser,
+        FinetuneConfig,
+        title="fine-tuning settings (FinetuneConfig fields; default in brackets)",
+        renamed=RENAMED,
+        aliases=ALIASES,
+        choices={
+            **{name: getattr(finetune_config, table) for name, table in _CHOICES_OF.items()},
+            "mixed_precision": ("auto", "bf16", "fp16", "no"),
+        },
+        special={
+            "labels": {"type": _labels, "metavar": "A,B,...", "note": f"[{','.join(FinetuneConfig().labels)}]"},
+            "extra": {"type": _extra, "action": "append", "metavar": "KEY=VALUE",
+                      "note": "(repeatable; VALUE is read as YAML)"},
+            "crop_seconds": {"type": _optional_float, "metavar": "SECONDS", "note": "[none]"},
+            "fold": {"type": str},
+        },
+    )  # fmt: skip
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -151,14 +125,11 @@ def config_from_args(args: argparse.Namespace):
     from emocirc.finetune_config import FinetuneConfig, read_settings
 
     values = read_settings(args.config) if getattr(args, "config", None) else {}
-    for f in dataclasses.fields(FinetuneConfig):
-        given = getattr(args, f.name, None)
-        if given is None:
-            continue
-        if f.name == "extra":  # KEY=VALUE pairs add to (or replace keys of) the file's notes
+    for name, given in _dataclass_options.values_given(args, FinetuneConfig).items():
+        if name == "extra":  # KEY=VALUE pairs add to (or replace keys of) the file's notes
             values["extra"] = {**values.get("extra", {}), **dict(given)}
         else:
-            values[f.name] = given
+            values[name] = given
     return FinetuneConfig(**values)
 
 

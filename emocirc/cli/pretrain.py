@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
+
+from emocirc.cli._dataclass_options import add_field_options, values_given
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,13 +23,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("corpus", metavar="CORPUS", help="folder of 16 kHz mono WAV files (searched recursively)")
     p.add_argument("--out", required=True, help="run directory to write (or resume)")
-    for f in dataclasses.fields(PretrainConfig):
-        default = f.default
-        flag = "--" + f.name.replace("_", "-")
-        kwargs = {"default": default, "type": type(default), "help": f"(default: {default})"}
-        if f.name == "objective":
-            kwargs["choices"] = OBJECTIVES
-        p.add_argument(flag, **kwargs)
+    add_field_options(
+        p, PretrainConfig, title="pre-training settings (PretrainConfig fields; default in brackets)",
+        choices={"objective": OBJECTIVES},
+    )  # fmt: skip
     p.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -44,8 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.threads > 0:
         torch.set_num_threads(args.threads)
-    names = [f.name for f in dataclasses.fields(PretrainConfig)]
-    config = PretrainConfig(**{name: getattr(args, name) for name in names})
+    config = PretrainConfig(**values_given(args, PretrainConfig))
     out = pretrain(args.corpus, config, args.out, progress=not args.no_progress, log=print)
     metrics = json.loads((out / "metrics.json").read_text())
     first, last = metrics["random_init"], metrics["final"]
