@@ -60,14 +60,24 @@ RELEASE_CODES = {
 SIZES = {"full": (FULL_IEMOCAP_SCALE, 1.0, "base-random"), "reduced": (0.05, 0.05, "tiny")}
 #: What the reduced size changes in the real-data settings, besides the roots and the device.
 REDUCED = {
-    "shared": {"epochs": 1},
+    "shared": {"finetune": {"epochs": 1}},
     "03_first_model": {"torch_threads": 1, "n_components": 3, "probe_folds": 2},
     "04_fine_tuning": {"fold": "0"},
     "05_transfer_emodb": {"n_components": 3},
     "06_gaussians_mahalanobis": {"n_boot": 20},
     "07_polar_ordering": {"n_boot": 20, "n_permutations": 200},
     "08_automatic_mapping": {"n_boot": 10},
-    "09_heat_map": {"days": 3, "recordings_per_day": 1, "recording_s": 8.0, "grid_size": 20, "edge_days": 1},
+    "09_heat_map": {
+        "seeds": [0],
+        "days": 5,
+        "change_day": 4,
+        "baseline_days": 3,
+        "recordings_per_day": 4,
+        "recording_s": 5.0,
+        "min_speech_s": 3.0,
+        "n_boot": 10,
+        "grid_size": 20,
+    },
 }
 
 
@@ -163,7 +173,12 @@ def write_params(out: Path, roots: dict[str, Path], size: str, device: str) -> P
     params["shared"]["device"] = device
     if size == "reduced":
         for section, values in REDUCED.items():
-            params.setdefault(section, {}).update(values)
+            merged = params.setdefault(section, {})
+            for key, value in values.items():
+                if isinstance(value, dict) and isinstance(merged.get(key), dict):
+                    merged[key] = {**merged[key], **value}  # e.g. the shared fine-tuning settings
+                else:
+                    merged[key] = value
     path = out / "params.yml"
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     return path

@@ -138,7 +138,7 @@ pd.DataFrame({"speaker-dependent": sd_scores, independent_protocol: si_scores}).
 # picture flatters it; the comparison after it does not.
 
 # %%
-iemocap = load_corpus(iemocap_root, four_class=True)
+iemocap = load_corpus(iemocap_root, four_class=True, skip_bad=skip_bad)
 second_features = extract_features(iemocap, str(sd_run), device=device)
 second_layer = int(second_features.layers[-1])
 second_coords = EmbeddingPCA(n_components=2).fit(second_features.layer(second_layer))
@@ -162,7 +162,7 @@ fig = circplot.scatter(
 # %%
 compared_run = (
     si_run
-    if "mean" not in si
+    if str(fold) != "all"
     else chapter_encoder(iemocap_root, "finetuned", protocol=independent_protocol, fold=0, **knobs).run
 )
 held_out = run_test_ids(compared_run, iemocap)

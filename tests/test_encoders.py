@@ -26,7 +26,7 @@ def test_book_settings_are_overridden_key_by_key():
 def test_chapter_encoder_fine_tunes_once_with_the_shared_configuration(monkeypatch, tmp_path):
     calls = []
 
-    def fake(root, config, progress=False):
+    def fake(root, config, progress=False, skip_bad=False):
         calls.append((root, config.hash()))
         return tmp_path / "run"
 

@@ -10,6 +10,7 @@ the command writes.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -168,12 +169,22 @@ def test_skip_bad_reaches_every_chapter_that_loads_a_corpus(book_build, tmp_path
     overrides = book_build.load_params(params, notebooks)
     takers = {stem for stem, values in overrides.items() if values.get("skip_bad") is True}
     loaders = {
-        p.stem for p in notebooks if "load_corpus(" in p.read_text() or "finetune_cached(" in p.read_text()
+        p.stem
+        for p in notebooks
+        if any(call in p.read_text() for call in ("load_corpus(", "finetune_cached(", "chapter_encoder("))
     }
     assert loaders and loaders <= takers
     for path in notebooks:
         if path.stem in loaders:
             source = path.read_text()
-            calls = source.count("load_corpus(") + source.count("finetune_cached(") + source.count("banner(")
-            # Every corpus load, fine-tuning and banner of the chapter passes it on.
+            # Every corpus load, fine-tuning and banner of the chapter passes it on: directly, or
+            # through the one `knobs` dict its chapter_encoder calls share.
+            direct = ("load_corpus(", "finetune_cached(", "banner(")
+            calls = sum(source.count(c) for c in direct)
+            encoder_calls = source.count("chapter_encoder(")
+            through_knobs = source.count("**knobs")
+            calls += encoder_calls - through_knobs
+            if through_knobs:
+                calls += 1
+                assert re.search(r"knobs = dict\([^)]*skip_bad=skip_bad", source), path.name
             assert source.count("skip_bad=skip_bad") == calls, path.name
