@@ -185,7 +185,7 @@ rows = {
 }
 display(
     Markdown(
-        "| | seed report | here (synthetic speech, tiny encoder) |\n|---|---|---|\n"
+        f"| | seed report | here (synthetic speech, `{backbone}` fine-tuned) |\n|---|---|---|\n"
         + "\n".join(f"| {k} | {a} | {b} |" for k, (a, b) in rows.items())
     )
 )
