@@ -242,10 +242,12 @@ else:
 # ratings), each with the spread of its per-fold scores. The "best single hidden state" row
 # picks its layer after seeing the held-out scores, so it is optimistic; the
 # weighted sum sets its weights on the training speakers alone. The
-# weighted-sum probe is a classifier only, hence no CCC.
+# weighted-sum probe is a classifier only, hence no CCC. The spreads are
+# not intervals: these probes do not keep their held-out predictions, so the
+# book's speaker bootstrap (`emocirc.inference`) cannot be applied to them
+# yet; a difference smaller than the spreads is not resolved by this table.
 
 # %%
-# LEAD: interval via emocirc.inference (speaker-level bootstrap of each score; paired differences to the last layer)
 iemocap_compared = {
     "last hidden state": select_layer(iemocap_probe, "last"),
     "best single hidden state": select_layer(iemocap_probe, "best"),
