@@ -84,8 +84,11 @@ banner(
 #
 # A convolutional feature encoder turns 16 kHz audio into one latent frame
 # every 20 ms; a transformer turns the sequence of frames into context
-# vectors. During pre-training a quantiser turns the latent frames into the
-# targets. The sizes in the diagram are the backbone's own.
+# vectors. In wav2vec 2.0's pre-training (drawn here, as in the seed) a
+# quantiser turns the latent frames into the targets of a contrastive loss;
+# HuBERT's objective, which the next section shows when the run used it,
+# replaces both by k-means units of MFCC frames. The sizes in the diagram
+# are the backbone's own.
 
 # %%
 model = load_backbone(backbone)
