@@ -111,7 +111,7 @@ def chapter_encoder(
     seed: int = 0,
     protocol: str = "speaker-dependent",
     fold: int | str = 0,
-    progress: bool = True,
+    progress: bool = False,
     skip_bad: bool = False,
 ) -> ChapterEncoder:
     """The encoder a chapter asks for, fine-tuning it on ``iemocap_root`` (once; cached) when asked.
@@ -127,7 +127,8 @@ def chapter_encoder(
     backbone, finetune, device, seed, protocol, fold:
         As for :func:`finetune_config`.
     progress:
-        Show the fine-tuning progress bar.
+        Show the fine-tuning progress bar (off by default: in a notebook it is
+        a widget whose state an executed page does not keep).
     skip_bad:
         Leave damaged audio files of ``iemocap_root`` out (recorded in the
         run) instead of stopping, as :func:`emocirc.finetune.finetune_cached`.
