@@ -27,6 +27,7 @@ import pandas as pd
 
 from emocirc._io import atomic_dir
 from emocirc.errors import EmocircError
+from emocirc.mood import MEASURES
 
 #: The sentence every report carries.
 NOT_A_DIAGNOSIS = (
@@ -35,18 +36,9 @@ NOT_A_DIAGNOSIS = (
     "own baseline. They are not validated for clinical use and must not guide care on their own."
 )
 
-#: Columns of the dynamics table shown on the page (all are in the CSV).
-SHOWN = (
-    "valence_mean",
-    "arousal_mean",
-    "valence_sd",
-    "arousal_sd",
-    "valence_mssd",
-    "arousal_mssd",
-    "valence_ac1",
-    "arousal_ac1",
-    "range",
-)
+#: Columns of the dynamics table shown on the page: every measure but the
+#: quadrant shares, which are in the CSV.
+SHOWN = tuple(m for m in MEASURES if not m.startswith("share_"))
 
 #: The quadrant shares (valence sign x arousal sign) of the dynamics table.
 QUADRANT_SHARES = (
