@@ -1312,6 +1312,9 @@ def select_layer(
     return emb[:, layers.index(chosen), :], chosen
 
 
+# One BLAS thread: these matrices are small, and on a busy machine several threads make
+# a 420 x 768 SVD take seconds instead of a tenth of one.
+@threadpool_limits.wrap(limits=1)
 def analyze(
     features: Any,
     layer: int | None = None,
@@ -1373,41 +1376,6 @@ def analyze(
     >>> res.order_agreement.statistic
     1.0
     """
-    # One BLAS thread: these matrices are small, and on a busy machine several threads make
-    # a 420 x 768 SVD take seconds instead of a tenth of one.
-    with threadpool_limits(limits=1):
-        return _analyze(
-            features=features,
-            layer=layer,
-            dims=dims,
-            origin=origin,
-            reference=reference,
-            standardize=standardize,
-            n_boot=n_boot,
-            seed=seed,
-            fit_on=fit_on,
-            max_components=max_components,
-            plane=plane,
-            ci=ci,
-            method=method,
-        )
-
-
-def _analyze(
-    features: Any,
-    layer: int | None = None,
-    dims: int = 2,
-    origin: str = "grand-mean",
-    reference: str = "russell",
-    standardize: bool = False,
-    n_boot: int = 200,
-    seed: int = 0,
-    fit_on: Any = None,
-    max_components: int = 10,
-    plane: str | EmotionPlane = "pca",
-    ci: float = 0.95,
-    method: str = "percentile",
-) -> Analysis:
     if dims not in (2, 3):
         raise EmocircError(f"dims={dims}: expected 2 or 3")
     if reference not in REFERENCES:
