@@ -141,6 +141,7 @@ def build_hub_backbone(hf_home: Path, architecture: str) -> str:
     from transformers import Wav2Vec2FeatureExtractor
 
     from emocirc.backbones import load_backbone
+    from emocirc.checkpoints import PROVENANCE_NOTE
 
     repo = hf_home / "hub" / f"models--{HUB_ID.replace('/', '--')}"
     if (repo / "refs" / "main").is_file():
@@ -149,6 +150,11 @@ def build_hub_backbone(hf_home: Path, architecture: str) -> str:
     shutil.rmtree(staged, ignore_errors=True)
     load_backbone(architecture).model.save_pretrained(staged)  # model.safetensors + config.json
     Wav2Vec2FeatureExtractor(do_normalize=True, return_attention_mask=False).save_pretrained(staged)
+    note = (
+        f"not the published {HUB_ID}: a random initialisation of the {architecture} architecture "
+        "placed under its id by benchmarks/rehearsal.py, to time the real-data path"
+    )
+    (staged / PROVENANCE_NOTE).write_text(json.dumps({"note": note}, indent=1) + "\n")
     files = sorted(p for p in staged.iterdir() if p.is_file())
     revision = hashlib.sha1(b"".join(p.read_bytes() for p in files)).hexdigest()
     snapshot = repo / "snapshots" / revision

@@ -485,4 +485,39 @@ def describe_checkpoint(spec: str | os.PathLike[str]) -> str:
     architecture = _architecture(directory)
     head = f" of a {architecture} checkpoint (its encoder)" if architecture else ""
     where = f", hub snapshot {directory.name[:12]}" if directory != local else ""
-    return f"weights {names}{head} ({kind}; sha256 {sha[:16]}{where})"
+    note = read_provenance_note(directory)
+    warning = f"; **{note}**" if note else ""
+    return f"weights {names}{head} ({kind}; sha256 {sha[:16]}{where}){warning}"
+
+
+#: A JSON file beside a checkpoint's weights whose ``"note"`` every banner of
+#: pages using those weights repeats, e.g. that a stand-in placed under a
+#: published id is not the published checkpoint (``benchmarks/rehearsal.py``).
+PROVENANCE_NOTE = "emocirc-provenance.json"
+
+
+def read_provenance_note(directory: str | os.PathLike[str]) -> str:
+    """The ``"note"`` of a checkpoint folder's :data:`PROVENANCE_NOTE` (``""`` when there is none).
+
+    Examples
+    --------
+    >>> import json, tempfile
+    >>> d = Path(tempfile.mkdtemp())
+    >>> read_provenance_note(d)
+    ''
+    >>> _ = (d / PROVENANCE_NOTE).write_text(json.dumps({"note": "random initialisation"}))
+    >>> read_provenance_note(d)
+    'random initialisation'
+    """
+    path = Path(directory) / PROVENANCE_NOTE
+    if not path.is_file():
+        return ""
+    try:
+        note = json.loads(path.read_text()).get("note", "")
+    except (OSError, ValueError, AttributeError):
+        raise EmocircError(
+            f'{path}: unreadable provenance note; expected JSON like {{"note": "..."}}'
+        ) from None
+    if not isinstance(note, str):
+        raise EmocircError(f"{path}: 'note' is {type(note).__name__}; expected a string")
+    return note.strip()

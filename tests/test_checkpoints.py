@@ -13,6 +13,7 @@ dict, with the weight-norm tensors under their old names (``weight_g``,
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -263,3 +264,20 @@ def test_banner_records_the_weights_format_and_hash(hub, tmp_path):
     )
     text = banner_text({"EMODB": None}, "facebook/wav2vec2-base")
     assert "pytorch_model.bin" in text and sha.hexdigest()[:16] in text and "weights-only" in text
+
+
+def test_banner_repeats_a_checkpoints_provenance_note(hub, tmp_path):
+    from emocirc.provenance import banner_text
+
+    folder = write_checkpoint(tmp_path / "c", head_model("wav2vec2", "ForCTC"), "bin")
+    (folder / checkpoints.PROVENANCE_NOTE).write_text(
+        json.dumps({"note": "a stand-in, not the published one"})
+    )
+    place_in_hub(hub, "facebook/wav2vec2-base", folder)
+    text = banner_text({"EMODB": None}, "facebook/wav2vec2-base")
+    assert "**a stand-in, not the published one**" in text
+    # Without the note the banner says nothing of the kind; a damaged note is named.
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / checkpoints.PROVENANCE_NOTE).write_text("{not json")
+    with pytest.raises(EmocircError, match=r"emocirc-provenance.json: unreadable provenance note"):
+        checkpoints.read_provenance_note(tmp_path / "d")

@@ -68,4 +68,6 @@ def test_reduced_rehearsal_runs_the_real_data_path(rehearsal, tmp_path, monkeypa
     assert json.loads((out / "rehearsal.json").read_text())["seconds"] == record["seconds"]
     executed = (out / "executed" / "03_first_model.ipynb").read_text()
     assert "facebook/wav2vec2-base" in executed and "synthetic" in executed
+    # The banner says the weights under the published id are a stand-in, not the checkpoint.
+    assert "not the published facebook/wav2vec2-base: a random initialisation" in executed
     assert not (ROOT / "book" / "executed" / ".03_first_model.ipynb.tmp").exists()
