@@ -75,7 +75,7 @@ import os
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -1143,9 +1143,15 @@ class FeatureCache:
     names the directory, so changed weights never meet old entries.
     """
 
+    #: Threads that write entries, and entries in flight at most before :meth:`put` waits
+    #: (which bounds the memory the pending arrays hold).
+    WRITERS, MAX_PENDING = 4, 64
+
     def __init__(self, cache_dir: str | os.PathLike[str] | None, fingerprint: str) -> None:
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.directory = root / "features" / fingerprint
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: list[Future] = []
 
     @staticmethod
     def key(audio_hash: str, **settings: Any) -> str:
@@ -1164,9 +1170,51 @@ class FeatureCache:
             return None
 
     def put(self, key: str, array: np.ndarray) -> None:
+        """Write an entry in the background; :meth:`flush` (or leaving a ``with`` block) waits for it.
+
+        Each entry is fsync'ed before the rename that publishes it, which costs
+        milliseconds a file; writer threads overlap those waits with each other
+        and with the model's work.  A reader (this or another process) sees an
+        entry complete or not at all.
+        """
+        if self._writer is None:
+            self._writer = ThreadPoolExecutor(max_workers=self.WRITERS, thread_name_prefix="emocirc-cache")
+        if len(self._pending) >= self.MAX_PENDING:
+            self._wait(self.MAX_PENDING // 2)
+        self._pending.append(self._writer.submit(self.write, key, np.array(array, dtype=np.float32)))
+
+    def write(self, key: str, array: np.ndarray) -> None:
+        """Write an entry now, atomically (fsync'ed, then renamed into place)."""
         with atomic_path(self._path(key), suffix=".npy") as tmp:
             with open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(array, dtype=np.float32))
+
+    def _wait(self, keep: int = 0) -> None:
+        done, self._pending = (
+            self._pending[: len(self._pending) - keep],
+            self._pending[len(self._pending) - keep :],
+        )
+        for future in done:
+            future.result()  # re-raises a failed write (e.g. a full disk), naming nothing lost
+
+    def flush(self) -> None:
+        """Wait until every entry :meth:`put` so far is published; raise the first write error."""
+        try:
+            self._wait()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+
+    def __enter__(self) -> FeatureCache:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.flush()
+        else:  # keep what was computed, but let the original error through
+            with contextlib.suppress(Exception):
+                self.flush()
 
     def __len__(self) -> int:
         return sum(1 for _ in self.directory.glob("*/*.npy")) if self.directory.is_dir() else 0
@@ -1486,6 +1534,7 @@ def extract_features(
     overlap = _TUNING["pipeline"] == "always" or (_TUNING["pipeline"] and dev.type == "cuda")
     threads = _decoder_count(dev)
     with (
+        store if store is not None else contextlib.nullcontext(),
         ThreadPoolExecutor(max_workers=1) as pool,
         ThreadPoolExecutor(max_workers=threads) if threads > 1 else contextlib.nullcontext() as decoders,
     ):
@@ -1732,6 +1781,8 @@ def extract_windows(
         rows.append(out)
         if bar is not None:
             bar.update(len(chunk) * window)
+    if store is not None:
+        store.flush()
     if bar is not None:
         bar.close()
     starts = np.array([a / SAMPLE_RATE for a, _ in bounds])
