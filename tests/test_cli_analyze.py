@@ -134,3 +134,45 @@ def test_command_line_error_has_no_traceback(tmp_path):
 def test_missing_file_names_it(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "o")]) == 2
     assert "nope.npz: features file not found" in capsys.readouterr().err
+
+
+def _line_features(path, n=30):
+    """Six emotions along one line: the plane's second axis holds almost nothing."""
+    rng = np.random.default_rng(1)
+    labels = ("happiness", "anger", "fear", "sadness", "boredom", "neutral")
+    emb, lab, spk = [], [], []
+    for k, label in enumerate(labels):
+        centre = np.zeros(6)
+        centre[0] = 4.0 * k
+        noise = rng.normal(0, 1, (n, 6)) * np.array([1.0, 0.05, 0.05, 0.05, 0.05, 0.05])
+        emb.append(centre + noise)
+        lab += [label] * n
+        spk += [f"{i % 4:02d}" for i in range(n)]
+    X = np.vstack(emb)
+    np.savez(
+        path,
+        ids=np.array([f"u{i}" for i in range(len(lab))]),
+        labels=np.array(lab),
+        speakers=np.array(spk),
+        embeddings=np.stack([X, X], axis=1).astype(np.float32),
+        layers=np.array([0, 1]),
+        valence=np.full(len(lab), np.nan),
+        arousal=np.full(len(lab), np.nan),
+    )
+    return path
+
+
+def test_analyze_prints_variance_shares_and_identifiability(tmp_path, capsys):
+    rc = main(["analyze", str(_features(tmp_path / "c.npz")), "--out", str(tmp_path / "c"), "--n-boot", "20",
+               "--no-figures"])  # fmt: skip
+    assert rc == 0
+    circle = capsys.readouterr().out
+    assert "plane variance shares: axis 1" in circle and "axis 2" in circle
+    assert "not identifiable" not in circle and "The order is identifiable" in circle
+    rc = main(["analyze", str(_line_features(tmp_path / "l.npz")), "--out", str(tmp_path / "l"), "--n-boot",
+               "20", "--no-figures"])  # fmt: skip
+    assert rc == 0
+    line = capsys.readouterr().out
+    assert "Order not identifiable" in line and "second axis holds" in line
+    data = json.loads((tmp_path / "l" / "analysis.json").read_text())
+    assert data["order_check"]["identifiable"] is False

@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+import numpy as np
+
 from emocirc._io import atomic_path, write_json
 from emocirc.circumplex import ORIGINS, analyze
 from emocirc.russell import REFERENCES, expected_positions
@@ -75,7 +77,35 @@ def run(args: argparse.Namespace) -> int:
     if agree is not None:
         summary += f"; agreement {agree.statistic:.2f} (p = {agree.p_value:.3f})"
     print(f"wrote {out / 'analysis.json'} ({summary})")
+    for line in plane_lines(result):
+        print(line)
     return 0
+
+
+def plane_lines(result) -> list[str]:
+    """The plane's variance shares and whether its angular order can be read.
+
+    The verdict is :func:`emocirc.circumplex.order_identifiability`'s, the
+    rule chapter 7 states (second axis at least
+    :data:`~emocirc.circumplex.MIN_SECOND_SHARE` of the plane's variance,
+    every pair of neighbouring centres resolved by its speaker-bootstrap
+    interval); "not identifiable" means the order printed above is not a
+    finding.
+    """
+    lines = []
+    shares = result.variance_share
+    if shares is not None:
+        parts = []
+        for axis, row in shares.iterrows():
+            part = f"{axis} {row['share']:.1%}"
+            if np.isfinite(row["ci_low"]) and np.isfinite(row["ci_high"]):
+                part += f" [{row['ci_low']:.1%}, {row['ci_high']:.1%}]"
+            parts.append(part)
+        lines.append("plane variance shares: " + ", ".join(parts))
+    check = result.order_check
+    if check is not None:
+        lines.append(check.sentence())
+    return lines
 
 
 def _write_figures(result, out: Path) -> list[str]:
