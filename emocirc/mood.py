@@ -29,7 +29,6 @@ This is a research measurement of a voice signal, not a diagnosis.
 from __future__ import annotations
 
 import datetime as _dt
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -37,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from emocirc.errors import EmocircError
+from emocirc.inference import block_bootstrap, moving_blocks
 
 #: Day (or week) states.
 OK, NOT_ENOUGH_SPEECH, NO_RECORDING = "ok", "not enough speech", "no recording"
@@ -126,10 +126,12 @@ def bootstrap_dynamics(
 ) -> tuple[dict[str, float], dict[str, float], dict[str, float], dict[str, float]]:
     """:func:`affect_dynamics` with bootstrap intervals: (estimate, low, high, standard error).
 
-    Moving blocks: each run is cut into blocks of ``block`` consecutive
-    windows; a resample draws as many blocks as the period has, with
-    replacement, so that the order within a block (what MSSD and inertia
-    measure) survives.
+    The intervals are :func:`emocirc.inference.block_bootstrap`'s (the
+    book's scheme for windows in time, documented there): each run is cut
+    into blocks of ``block`` consecutive windows; a resample draws as many
+    blocks as the period has, with replacement, so that the order within a
+    block (what MSSD and inertia measure) survives.  A period of fewer than
+    two blocks gets no interval (NaN).
 
     Examples
     --------
@@ -144,34 +146,28 @@ def bootstrap_dynamics(
     runs = np.zeros(n, dtype=np.int64) if runs is None else np.asarray(runs)
     est = affect_dynamics(va, runs)
     nan = dict.fromkeys(MEASURES, np.nan)
-    if n < 2 or n_boot < 1:
+    if n < 2 or n_boot < 1 or len(moving_blocks(n, runs, block)) < 2:
         return est, nan, dict(nan), dict(nan)
-    rng = rng or np.random.default_rng(0)
-    # Block starts: each run cut into consecutive blocks.
-    blocks: list[np.ndarray] = []
-    change = np.flatnonzero(np.concatenate([[True], runs[1:] != runs[:-1], [True]]))
-    for a, b in zip(change[:-1], change[1:], strict=True):
-        for s in range(a, b, block):
-            blocks.append(np.arange(s, min(s + block, b)))
-    draws = np.empty((n_boot, len(MEASURES)))
-    for i in range(n_boot):
-        pick = rng.integers(len(blocks), size=len(blocks))
-        idx = np.concatenate([blocks[j] for j in pick])
-        labels = np.concatenate([np.full(len(blocks[j]), k) for k, j in enumerate(pick)])
-        d = affect_dynamics(va[idx], labels)
-        draws[i] = [d[m] for m in MEASURES]
-    alpha = (1 - level) / 2
-    with warnings.catch_warnings():
-        # A measure undefined in every resample (e.g. inertia of one-window blocks) stays NaN.
-        warnings.simplefilter("ignore", RuntimeWarning)
-        lo = np.nanquantile(draws, alpha, axis=0)
-        hi = np.nanquantile(draws, 1 - alpha, axis=0)
-        se = np.nanstd(draws, axis=0, ddof=1)
+
+    def measures(idx: np.ndarray, seams: np.ndarray) -> list[float]:
+        d = affect_dynamics(va[idx], seams)
+        return [d[m] for m in MEASURES]
+
+    res = block_bootstrap(
+        measures,
+        n,
+        runs,
+        block=block,
+        n_resamples=n_boot,
+        confidence_level=level,
+        seed=rng or np.random.default_rng(0),
+        names=list(MEASURES),
+    )
     return (
         est,
-        dict(zip(MEASURES, map(float, lo), strict=True)),
-        dict(zip(MEASURES, map(float, hi), strict=True)),
-        dict(zip(MEASURES, map(float, se), strict=True)),
+        dict(zip(MEASURES, map(float, res.low), strict=True)),
+        dict(zip(MEASURES, map(float, res.high), strict=True)),
+        dict(zip(MEASURES, map(float, res.standard_error), strict=True)),
     )
 
 

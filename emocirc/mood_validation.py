@@ -12,6 +12,26 @@ change), the share of changers detected and the detection delay, and
 whether the direction of the change in valence and arousal is recovered,
 each with an interval.
 
+Which interval goes with which number (the ``interval`` column of
+:func:`validation_summary`):
+
+- a share of *persons* (controls with any false alarm, changers detected,
+  direction recovered): each person is one trial, independent of the
+  others, so the Wilson score interval (:data:`WILSON`);
+- a rate over *days* pooled from several persons (false alarms per
+  monitored day): one person's days are not independent (a person whose
+  voice sits near a control limit is flagged on many days), so the persons
+  are resampled whole -- the book's speaker bootstrap with persons as the
+  clusters, :func:`emocirc.inference.cluster_proportion`
+  (:data:`PERSON_BOOTSTRAP`); a Wilson interval on the pooled days would
+  count correlated days as independent trials and come out too narrow.
+  Only where every person has the same rate (no flagged day at all, say),
+  so that resampling persons cannot vary it, is the days' Wilson interval
+  given instead, labelled so (:data:`WILSON_DAYS`): it is then a lower
+  bound on the uncertainty;
+- the mean detection delay: the same person bootstrap over the detected
+  changers.
+
 All of it measures the method on synthetic speech; it says nothing about
 how a person's mood shows in their voice.
 """
@@ -28,6 +48,17 @@ import numpy as np
 import pandas as pd
 
 from emocirc.errors import EmocircError
+from emocirc.inference import cluster_proportion, speaker_bootstrap
+
+#: Interval of a share of persons (each person one independent trial).
+WILSON = "Wilson (each person one trial)"
+#: Interval of a quantity pooled over several days of each person.
+PERSON_BOOTSTRAP = "person bootstrap (persons resampled, all their days kept)"
+#: The persons' rates are all equal (none flagged, say): the person bootstrap has nothing to
+#: resample, and the days' Wilson interval is given instead, a lower bound on the uncertainty.
+WILSON_DAYS = "Wilson on days (every person's rate the same, nothing to resample over persons)"
+#: Fewer than two persons: nothing to resample.
+NO_INTERVAL = "none (fewer than 2 persons)"
 
 #: The two kinds of synthetic person.
 ROLES = ("control", "changer")
@@ -263,8 +294,12 @@ def validation_summary(
     change (changers)``, ``changers detected``, ``detection delay (days)``
     (mean over detected changers, bootstrap interval over them), and per
     axis ``<axis> flagged``, ``<axis> direction recovered``.  Columns:
-    ``quantity``, ``estimate``, ``low``, ``high``, ``k``, ``n``.
-    Proportions carry Wilson intervals.
+    ``quantity``, ``estimate``, ``low``, ``high``, ``k``, ``n``,
+    ``interval`` (which scheme gave ``low``/``high``, see the module notes):
+    shares of persons carry Wilson intervals (:data:`WILSON`); the per-day
+    false-alarm rates, which pool several days of each person, and the mean
+    delay carry person-bootstrap intervals (:data:`PERSON_BOOTSTRAP`;
+    :data:`NO_INTERVAL`, NaN, with fewer than two persons).
 
     Examples
     --------
@@ -281,36 +316,48 @@ def validation_summary(
     def proportion(name: str, k: int, n: int) -> None:
         lo, hi = wilson_interval(k, n, level)
         rows.append(
-            {"quantity": name, "estimate": k / n if n else np.nan, "low": lo, "high": hi, "k": k, "n": n}
-        )
+            {"quantity": name, "estimate": k / n if n else np.nan, "low": lo, "high": hi, "k": k, "n": n,
+             "interval": WILSON}
+        )  # fmt: skip
+
+    def day_rate(name: str, persons: pd.DataFrame, offset: int) -> None:
+        k = persons["false_alarms"].to_numpy(float)
+        n = persons["monitored_days"].to_numpy(float)
+        row = {"quantity": name, "k": int(k.sum()), "n": int(n.sum())}
+        row["estimate"] = k.sum() / n.sum() if n.sum() else np.nan
+        row |= {"low": np.nan, "high": np.nan, "interval": NO_INTERVAL}
+        if len(persons) >= 2 and n.sum() > 0:
+            res = cluster_proportion(k, n, n_resamples=n_boot, confidence_level=level, seed=seed + offset)
+            row |= {"low": float(res.low[0]), "high": float(res.high[0]), "interval": PERSON_BOOTSTRAP}
+            if row["high"] - row["low"] <= 0:
+                # Every person has the same rate (no flagged day, say): nothing varies between them.
+                lo, hi = wilson_interval(int(k.sum()), int(n.sum()), level)
+                row |= {"low": lo, "high": hi, "interval": WILSON_DAYS}
+        rows.append(row)
 
     controls = outcomes[outcomes["role"] == "control"]
     changers = outcomes[outcomes["role"] == "changer"]
-    proportion(
-        "false alarms per monitored day (controls)",
-        int(controls["false_alarms"].sum()),
-        int(controls["monitored_days"].sum()),
-    )
+    day_rate("false alarms per monitored day (controls)", controls, 0)
     proportion("controls with any false alarm", int((controls["false_alarms"] > 0).sum()), len(controls))
-    proportion(
-        "false alarms per day before the change (changers)",
-        int(changers["false_alarms"].sum()),
-        int(changers["monitored_days"].sum()),
-    )
+    day_rate("false alarms per day before the change (changers)", changers, 1)
     if len(changers):
         delays = pd.to_numeric(changers["delay"], errors="coerce")
         detected = delays.dropna().to_numpy(float)
         proportion("changers detected", len(detected), len(changers))
         row = {"quantity": "detection delay (days)", "k": len(detected), "n": len(changers)}
+        row |= {"interval": NO_INTERVAL}
         if len(detected):
-            rng = np.random.default_rng(seed)
-            means = rng.choice(detected, size=(n_boot, len(detected))).mean(axis=1)
-            alpha = (1 - level) / 2
-            row |= {
-                "estimate": float(detected.mean()),
-                "low": float(np.quantile(means, alpha)),
-                "high": float(np.quantile(means, 1 - alpha)),
-            }
+            row["estimate"] = float(detected.mean())
+        if len(detected) >= 2:
+            res = speaker_bootstrap(
+                lambda idx: detected[idx].mean(),
+                np.arange(len(detected)),
+                n_resamples=n_boot,
+                confidence_level=level,
+                seed=seed + 2,
+                within=False,
+            )
+            row |= {"low": float(res.low[0]), "high": float(res.high[0]), "interval": PERSON_BOOTSTRAP}
         rows.append(row)
         for axis in ("valence", "arousal"):
             flagged = pd.to_numeric(changers[f"{axis}_delay"], errors="coerce").notna()
@@ -320,7 +367,7 @@ def validation_summary(
                 int(changers[f"{axis}_recovered"].astype(bool).sum()),
                 len(changers),
             )
-    return pd.DataFrame(rows, columns=["quantity", "estimate", "low", "high", "k", "n"])
+    return pd.DataFrame(rows, columns=["quantity", "estimate", "low", "high", "k", "n", "interval"])
 
 
 def evaluate_cohort(
@@ -391,13 +438,18 @@ def validation_text(summary: pd.DataFrame, level: float = 0.95) -> list[str]:
     --------
     >>> o = pd.DataFrame([{"role": "control", "monitored_days": 7, "false_alarms": 0}])
     >>> validation_text(validation_summary(o))[0]
-    'Controls: 0 of 7 monitored days flagged (false-alarm rate 0%, 95% interval 0%-35%); 0 of 1 controls had any false alarm.'
+    'Controls: 0 of 7 monitored days flagged (false-alarm rate 0%, no interval: fewer than 2 persons to resample); 0 of 1 controls had any false alarm.'
     """
     s = summary.set_index("quantity")
     pct = f"{level:.0%}"
 
     def span(q: str, fmt: str = ".0%") -> str:
-        return f"{pct} interval {s.loc[q, 'low']:{fmt}}-{s.loc[q, 'high']:{fmt}}"
+        lo, hi = s.loc[q, "low"], s.loc[q, "high"]
+        if not (np.isfinite(lo) and np.isfinite(hi)):
+            return "no interval: fewer than 2 persons to resample"
+        how = {PERSON_BOOTSTRAP: " over persons", WILSON_DAYS: " (Wilson, days as trials)"}
+        how = how.get(s.loc[q, "interval"], "")
+        return f"{pct} interval{how} {lo:{fmt}}-{hi:{fmt}}"
 
     lines = []
     q = "false alarms per monitored day (controls)"

@@ -164,3 +164,65 @@ def test_speaker_ids_must_match_the_utterances():
     t = ["anger", "sadness"] * 5
     with pytest.raises(EmocircError, match="expected 10 speaker ids"):
         inf.classification_intervals(t, t, np.arange(9))
+
+
+def _ar1(n, phi, mean, seed):
+    rng = np.random.default_rng(seed)
+    x = np.empty(n)
+    x[0] = rng.normal()
+    for t in range(1, n):
+        x[t] = phi * x[t - 1] + rng.normal() * np.sqrt(1 - phi**2)
+    return x + mean
+
+
+def test_block_bootstrap_covers_an_ar1_mean_and_is_wider_than_the_iid_bootstrap():
+    from emocirc.inference import block_bootstrap
+
+    covered, ratios = 0, []
+    for seed in range(20):
+        x = _ar1(600, 0.8, 0.5, seed)
+        blocks = block_bootstrap(lambda i, b, x=x: x[i].mean(), len(x), block=30, n_resamples=200, seed=seed)
+        iid = block_bootstrap(lambda i, b, x=x: x[i].mean(), len(x), block=1, n_resamples=200, seed=seed)
+        covered += blocks.low[0] < 0.5 < blocks.high[0]
+        ratios.append((blocks.high[0] - blocks.low[0]) / (iid.high[0] - iid.low[0]))
+    # The true standard error is sqrt((1 + phi) / (1 - phi)) = 3 times the iid one.
+    # Nominal 95 %; a block bootstrap with 20 blocks runs a little short, the iid one far shorter.
+    assert covered >= 15
+    assert min(ratios) > 1.5 and np.median(ratios) > 2.0
+
+
+def test_block_bootstrap_keeps_order_within_blocks_and_never_crosses_runs():
+    from emocirc.inference import block_bootstrap, moving_blocks
+
+    runs = np.repeat([0, 1, 2], [5, 5, 2])
+    assert [b.tolist() for b in moving_blocks(12, runs, 3)] == [
+        [0, 1, 2], [3, 4], [5, 6, 7], [8, 9], [10, 11]
+    ]  # fmt: skip
+    seen = []
+
+    def stat(idx, seams):
+        for s in np.unique(seams):
+            part = idx[seams == s]
+            assert np.all(np.diff(part) == 1) and len(np.unique(runs[part])) == 1
+        seen.append(len(idx))
+        return float(idx.mean())
+
+    r = block_bootstrap(stat, 12, runs, block=3, n_resamples=30, seed=1)
+    assert r.n_blocks == 5 and r.method == "percentile" and "block bootstrap" in r.describe()
+    with pytest.raises(EmocircError, match="at least 2 blocks"):
+        block_bootstrap(stat, 3, block=4)
+    with pytest.raises(EmocircError, match="block=0"):
+        moving_blocks(5, None, 0)
+
+
+def test_cluster_proportion_resamples_persons_not_days():
+    from emocirc.inference import cluster_proportion
+    from emocirc.mood_validation import wilson_interval
+
+    k, n = np.array([10, 10, 10, 0, 0, 0, 0, 0, 0, 0]), np.full(10, 10)
+    r = cluster_proportion(k, n, n_resamples=400)
+    lo, hi = wilson_interval(30, 100)
+    assert r.estimate[0] == pytest.approx(0.3) and r.n_speakers == 10 and not r.within
+    assert (r.high[0] - r.low[0]) > 1.8 * (hi - lo)
+    with pytest.raises(EmocircError, match="successes <= trials"):
+        cluster_proportion([3], [2])

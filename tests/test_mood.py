@@ -368,3 +368,40 @@ def test_build_report_names_the_person_whose_diary_is_too_short():
         n_boot=5,
     )
     assert one.person == "long" and len(one.daily) == 9 and one.weekly["week"].tolist() == ["W1", "W2"]
+
+
+def test_day_rates_get_a_person_bootstrap_wider_than_wilson_when_days_go_together():
+    from emocirc.mood_validation import PERSON_BOOTSTRAP, WILSON, validation_summary, wilson_interval
+
+    # Ten controls of ten days each: three flagged on every day, seven on none.  Days within a
+    # person are perfectly correlated, so there are ten independent trials, not a hundred.
+    outcomes = pd.DataFrame(
+        [{"role": "control", "monitored_days": 10, "false_alarms": 10 * (k < 3)} for k in range(10)]
+    )
+    s = validation_summary(outcomes, n_boot=400).set_index("quantity")
+    day = s.loc["false alarms per monitored day (controls)"]
+    assert day["interval"] == PERSON_BOOTSTRAP and day["estimate"] == pytest.approx(0.3)
+    w_lo, w_hi = wilson_interval(30, 100)
+    assert day["low"] < day["estimate"] < day["high"]
+    assert day["high"] - day["low"] > 1.8 * (w_hi - w_lo)  # about 0.6 against 0.18
+    # A share of persons keeps its Wilson interval: each person is one trial.
+    persons = s.loc["controls with any false alarm"]
+    assert persons["interval"] == WILSON
+    assert (persons["low"], persons["high"]) == pytest.approx(wilson_interval(3, 10))
+
+
+def test_block_bootstrap_of_dynamics_is_inference_block_bootstrap():
+    from emocirc.inference import block_bootstrap
+
+    rng = np.random.default_rng(3)
+    va = rng.normal(0, 1, (30, 2))
+    est, lo, hi, se = M.bootstrap_dynamics(va, n_boot=50, block=5, rng=np.random.default_rng(7))
+    res = block_bootstrap(
+        lambda i, b: list(M.affect_dynamics(va[i], b).values()),
+        30,
+        block=5,
+        n_resamples=50,
+        seed=np.random.default_rng(7),
+    )
+    assert [lo[m] for m in M.MEASURES] == pytest.approx(res.low.tolist(), nan_ok=True)
+    assert [se[m] for m in M.MEASURES] == pytest.approx(res.standard_error.tolist(), nan_ok=True)
