@@ -53,6 +53,12 @@ from threadpoolctl import threadpool_limits  # a dependency of scikit-learn
 
 from emocirc.circumplex import ridge_valence_arousal
 from emocirc.errors import EmocircError
+from emocirc.inference import (
+    PairedDifference,
+    ccc_interval,
+    paired_difference,
+    speaker_bootstrap,
+)
 from emocirc.metrics import concordance_correlation, unweighted_recall
 
 #: Targets :func:`layer_probe` knows, with the metric each is scored by.
@@ -87,12 +93,14 @@ def _splitter(groups: np.ndarray, n_splits: int | None, seed: int):
 
 def _probe_one(
     X: np.ndarray, y: np.ndarray, groups: np.ndarray, splitter: Any, target: str, alpha: float, C: float
-) -> tuple[float, float, int]:
+) -> tuple[float, float, int, np.ndarray, np.ndarray]:
     classify = target == "label"
     pred = np.full(len(X), "", dtype=object) if classify else np.full(len(X), np.nan)
+    fold = np.full(len(X), -1)
     fold_scores = []
     splits = list(splitter.split(X, groups=groups))
-    for train, test in splits:
+    for number, (train, test) in enumerate(splits):
+        fold[test] = number
         if classify:
             # Balanced class weights: the score is UA, so every class counts the same.
             model = make_pipeline(
@@ -110,7 +118,7 @@ def _probe_one(
     else:
         score = concordance_correlation(y, pred)
     fold_std = float(np.std(fold_scores)) if fold_scores else float("nan")
-    return score, fold_std, len(splits)
+    return score, fold_std, len(splits), pred, fold
 
 
 def layer_probe(
@@ -124,7 +132,8 @@ def layer_probe(
     C: float = 1.0,
     seed: int = 0,
     threads: int | None = 1,
-) -> pd.DataFrame:
+    predictions: bool = False,
+) -> pd.DataFrame | tuple[pd.DataFrame, pd.DataFrame]:
     """Score a speaker-independent linear probe on every hidden state.
 
     Parameters
@@ -151,6 +160,9 @@ def layer_probe(
         Seed of the fold assignment.
     threads:
         BLAS threads of the fits (``None``: the library's default); see :func:`phoneme_probe`.
+    predictions:
+        Also return every held-out prediction (what :func:`probe_intervals`
+        and :func:`probe_difference` resample).
 
     Returns
     -------
@@ -160,6 +172,12 @@ def layer_probe(
         held-out predictions), ``fold_std`` (spread of per-fold scores),
         ``chance`` (1 / classes for UA, 0 for CCC), ``folds`` and ``n``
         (utterances scored).
+    pandas.DataFrame, with ``predictions=True``
+        A second table, one row per layer, target and utterance scored,
+        columns :data:`PREDICTION_COLUMNS`: the utterance's ``id`` and
+        ``speaker`` (``features.speakers``, whatever ``groups`` folded by),
+        ``truth``, the out-of-fold ``prediction`` (a label, or a rating as a
+        number) and the ``fold`` that held it out.
 
     Examples
     --------
@@ -197,7 +215,9 @@ def layer_probe(
     if not np.isfinite(embeddings).all():
         raise EmocircError("embeddings: expected finite values, found NaN or infinity")
 
-    rows = []
+    rows, held_out = [], []
+    ids = np.asarray(features.ids).astype(str)
+    speakers = np.asarray(features.speakers).astype(str)
     prepared = {}
     for name in names:
         if name == "label":
@@ -222,9 +242,35 @@ def layer_probe(
             X = embeddings[:, all_layers.index(k)]
             for name in names:
                 idx, y, splitter, chance = prepared[name]
-                score, fold_std, n_folds = _probe_one(X[idx], y, groups[idx], splitter, name, alpha, C)
+                score, fold_std, n_folds, pred, fold = _probe_one(
+                    X[idx], y, groups[idx], splitter, name, alpha, C
+                )
                 rows.append((k, name, TARGETS[name], score, fold_std, chance, n_folds, len(idx)))
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+                if predictions:
+                    held_out.append(_prediction_frame(k, name, ids[idx], speakers[idx], y, pred, fold))
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    if not predictions:
+        return table
+    return table, pd.concat(held_out, ignore_index=True)
+
+
+#: Columns of the held-out predictions :func:`layer_probe` returns with ``predictions=True``.
+PREDICTION_COLUMNS: tuple[str, ...] = ("layer", "target", "id", "speaker", "truth", "prediction", "fold")
+
+
+def _prediction_frame(layer, target, ids, speakers, truth, pred, fold) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "layer": int(layer),
+            "target": target,
+            "id": ids,
+            "speaker": speakers,
+            "truth": truth.astype(object),
+            "prediction": pred.astype(object),
+            "fold": fold.astype(int),
+        },
+        columns=list(PREDICTION_COLUMNS),
+    )
 
 
 def best_layers(table: pd.DataFrame) -> pd.Series:
@@ -591,11 +637,14 @@ def probe_margin(
     """How much probe ``a`` beats probe ``b``: accuracy difference with a speaker-level bootstrap interval.
 
     Both probes must have scored the same held-out speakers (the same
-    features' speakers and split seed).  Each bootstrap sample draws the
-    held-out speakers with replacement and recomputes both accuracies over
-    their frames (a paired comparison: a speaker who is hard for one model
-    is drawn for both); the interval is the percentile interval of the
-    differences.
+    features' speakers and split seed).  The interval is the book's speaker
+    bootstrap (:func:`emocirc.inference.speaker_bootstrap`, whose notes
+    document the scheme): each resample draws the held-out speakers with
+    replacement, each bringing all their frames (``within=False``: the
+    probe result keeps per-speaker counts, not single frames), and
+    recomputes both accuracies (a paired comparison: a speaker who is hard
+    for one model is drawn for both); the interval is the percentile
+    interval of the differences.
 
     Parameters
     ----------
@@ -612,7 +661,8 @@ def probe_margin(
     -------
     dict
         ``margin`` (accuracy of ``a`` minus ``b``), ``lo``, ``hi``,
-        ``layer_a``, ``layer_b``, ``groups`` (held-out speakers).
+        ``layer_a``, ``layer_b``, ``groups`` (held-out speakers) and
+        ``scheme`` (the interval's scheme in one sentence, for the page).
 
     Examples
     --------
@@ -642,14 +692,18 @@ def probe_margin(
             "probe results: expected the same held-out speakers and frames in both (same features, same seed)"
         )
     ca, cb, n = (x.to_numpy(float) for x in (ga["correct"], gb["correct"], ga["total"]))
-    margin = ca.sum() / n.sum() - cb.sum() / n.sum()
-    rng = np.random.default_rng(seed)
-    draws = rng.integers(0, len(n), size=(n_boot, len(n)))
-    diffs = (ca[draws].sum(1) - cb[draws].sum(1)) / n[draws].sum(1)
-    lo, hi = np.quantile(diffs, [(1 - level) / 2, (1 + level) / 2])
+    res = speaker_bootstrap(
+        lambda idx: (ca[idx].sum() - cb[idx].sum()) / n[idx].sum(),
+        np.arange(len(n)),
+        n_resamples=n_boot,
+        confidence_level=level,
+        seed=seed,
+        within=False,
+        names=["margin"],
+    )
     return {
-        "margin": float(margin), "lo": float(lo), "hi": float(hi),
-        "layer_a": layer_a, "layer_b": layer_b, "groups": len(n),
+        "margin": float(res.estimate[0]), "lo": float(res.low[0]), "hi": float(res.high[0]),
+        "layer_a": layer_a, "layer_b": layer_b, "groups": len(n), "scheme": res.describe(),
     }  # fmt: skip
 
 
@@ -814,7 +868,8 @@ def weighted_layer_probe(
     lr: float = 0.05,
     l2: float = 1e-3,
     seed: int = 0,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
+    predictions: bool = False,
+) -> tuple[pd.DataFrame, pd.DataFrame] | tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Score the SUPERB-style weighted-sum probe on speakers it never saw.
 
     The folds are those of :func:`layer_probe` with the same ``groups``,
@@ -830,6 +885,9 @@ def weighted_layer_probe(
         As in :func:`layer_probe` (``seed`` also seeds each fold's probe).
     epochs, lr, l2:
         Passed to :class:`WeightedLayerProbe`.
+    predictions:
+        Also return the held-out predictions, as :func:`layer_probe` does
+        (``layer`` ``-1``).
 
     Returns
     -------
@@ -839,6 +897,8 @@ def weighted_layer_probe(
         ``"unweighted_recall"``), UA pooled over the folds' held-out predictions.
     weights : pandas.DataFrame
         The learned layer weights, one row per fold, one column per hidden state.
+    predictions : pandas.DataFrame, with ``predictions=True``
+        Columns :data:`PREDICTION_COLUMNS`, one row per utterance scored.
 
     Examples
     --------
@@ -866,12 +926,16 @@ def weighted_layer_probe(
     classes = np.unique(y[idx])
     if len(classes) < 2:
         raise EmocircError(f"labels: expected at least 2 emotions to probe, got {classes.tolist()}")
+    ids = np.asarray(features.ids).astype(str)[idx]
+    speakers = np.asarray(features.speakers).astype(str)[idx]
     X, y, groups = embeddings[idx], y[idx], groups[idx]
     splitter = _splitter(groups, n_splits, seed)
     pred = np.full(len(idx), "", dtype=object)
+    fold = np.full(len(idx), -1)
     fold_scores, fold_weights = [], []
     splits = list(splitter.split(X, groups=groups))
-    for train, test in splits:
+    for number, (train, test) in enumerate(splits):
+        fold[test] = number
         probe = WeightedLayerProbe(epochs=epochs, lr=lr, l2=l2, seed=seed).fit(X[train], y[train])
         pred[test] = probe.predict(X[test])
         fold_scores.append(unweighted_recall(y[test], pred[test].astype(str)))
@@ -890,7 +954,220 @@ def weighted_layer_probe(
     weights = pd.DataFrame(
         np.array(fold_weights), columns=layers, index=pd.RangeIndex(len(splits), name="fold")
     )
-    return pd.DataFrame([row], columns=list(COLUMNS)), weights
+    score = pd.DataFrame([row], columns=list(COLUMNS))
+    if not predictions:
+        return score, weights
+    return score, weights, _prediction_frame(-1, "label", ids, speakers, y, pred, fold)
+
+
+# --- Intervals and comparisons from the held-out predictions ---------------
+
+
+def _label_codes(*columns: Any) -> tuple[list[np.ndarray], int]:
+    """Labels as integer codes over one shared vocabulary (the fast path of the resamples)."""
+    arrays = [np.asarray(c).astype(str) for c in columns]
+    vocab, inverse = np.unique(np.concatenate(arrays), return_inverse=True)
+    bounds = np.cumsum([0] + [len(a) for a in arrays])
+    return [inverse[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], len(vocab)
+
+
+def _ua_of_codes(k: int):
+    """UA on integer codes, as :func:`emocirc.metrics.unweighted_recall` defines it.
+
+    The mean recall over the classes present in the truth; a test checks
+    it against the metrics module.  scikit-learn's ``recall_score`` costs
+    some 30 ms a call on this project's machine, a bootstrap of hundreds of
+    resamples per probe far more than the probe.
+    """
+
+    def UA(t: np.ndarray, p: np.ndarray) -> float:
+        t, p = np.asarray(t, dtype=np.int64), np.asarray(p, dtype=np.int64)
+        support = np.bincount(t, minlength=k)
+        hits = np.bincount(t[t == p], minlength=k)
+        present = support > 0
+        return float(np.mean(hits[present] / support[present]))
+
+    return UA
+
+
+def _wa_of_codes(t: np.ndarray, p: np.ndarray) -> float:
+    return float(np.mean(np.asarray(t) == np.asarray(p)))
+
+
+#: Columns of :func:`probe_intervals`' table.
+INTERVAL_COLUMNS: tuple[str, ...] = (
+    "layer", "target", "metric", "score", "ci_low", "ci_high", "wa", "wa_low", "wa_high", "n", "speakers",
+)  # fmt: skip
+
+
+def probe_intervals(
+    predictions: pd.DataFrame,
+    *,
+    n_resamples: int = 500,
+    confidence_level: float = 0.95,
+    method: str = "percentile",
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Every probe's score with its speaker-bootstrap interval, from its held-out predictions.
+
+    The interval is the book's one scheme (:mod:`emocirc.inference`, whose
+    notes document it): the held-out utterances' speakers are resampled,
+    then utterances within each drawn speaker, and the score is recomputed
+    on the pooled out-of-fold predictions; the probes are not refitted (the
+    interval is over which speakers the probe was tested on).
+
+    Parameters
+    ----------
+    predictions:
+        Held-out predictions (:data:`PREDICTION_COLUMNS`), from
+        :func:`layer_probe` or :func:`weighted_layer_probe` with
+        ``predictions=True``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per layer and target, columns :data:`INTERVAL_COLUMNS`:
+        ``score`` with ``ci_low``/``ci_high`` is UA for the emotion (the
+        score of :func:`layer_probe`) and CCC for a rating; ``wa`` with its
+        interval is the emotion's weighted accuracy (NaN for a rating);
+        ``n`` utterances and ``speakers``.  ``attrs["scheme"]`` describes the
+        bootstrap in one sentence.
+
+    Examples
+    --------
+    >>> pred = pd.DataFrame({"layer": 1, "target": "label", "id": [f"u{i}" for i in range(40)],
+    ...                      "speaker": np.repeat(list("abcdefgh"), 5), "truth": ["anger", "sadness"] * 20,
+    ...                      "prediction": ["anger", "sadness"] * 15 + ["sadness", "anger"] * 5, "fold": 0})
+    >>> t = probe_intervals(pred, n_resamples=100)
+    >>> float(t["score"].iloc[0]), bool(t["ci_low"].iloc[0] < 0.75 < t["ci_high"].iloc[0])
+    (0.75, True)
+    """
+    missing = set(PREDICTION_COLUMNS) - set(predictions.columns) - {"fold"}
+    if missing:
+        raise EmocircError(
+            f"predictions: expected columns {', '.join(PREDICTION_COLUMNS)}; missing {sorted(missing)}"
+        )
+    kw = {"n_resamples": n_resamples, "confidence_level": confidence_level, "method": method, "seed": seed}
+    rows = []
+    for (layer, target), part in predictions.groupby(["layer", "target"], sort=False):
+        speakers = part["speaker"].to_numpy(str)
+        row = {"layer": int(layer), "target": target, "n": len(part), "speakers": len(np.unique(speakers))}
+        if target == "label":
+            (t, p), k = _label_codes(part["truth"], part["prediction"])
+            ua_fn = _ua_of_codes(k)
+            res = speaker_bootstrap(
+                lambda idx, t=t, p=p, ua_fn=ua_fn: [ua_fn(t[idx], p[idx]), _wa_of_codes(t[idx], p[idx])],
+                speakers,
+                **kw,
+            )
+            row |= {"metric": TARGETS["label"], "score": float(res.estimate[0]), "ci_low": float(res.low[0]),
+                    "ci_high": float(res.high[0]), "wa": float(res.estimate[1]), "wa_low": float(res.low[1]),
+                    "wa_high": float(res.high[1])}  # fmt: skip
+        else:
+            res = ccc_interval(part["truth"].astype(float), part["prediction"].astype(float), speakers, **kw)
+            row |= {"metric": TARGETS.get(str(target), "ccc"), "score": float(res.estimate[0]),
+                    "ci_low": float(res.low[0]), "ci_high": float(res.high[0]),
+                    "wa": np.nan, "wa_low": np.nan, "wa_high": np.nan}  # fmt: skip
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=list(INTERVAL_COLUMNS))
+    out.attrs["scheme"] = (
+        f"{confidence_level:.0%} {method} intervals of a speaker bootstrap ({n_resamples} resamples of the "
+        "held-out speakers, then utterances within them; the probes' out-of-fold predictions rescored, "
+        "not refitted)"
+    ).replace("%", " %", 1)
+    return out
+
+
+def _one_probe(predictions: pd.DataFrame, layer: int | None, target: str, which: str) -> pd.DataFrame:
+    rows = predictions[predictions["target"] == target]
+    if layer is not None:
+        rows = rows[rows["layer"] == int(layer)]
+    layers = sorted(set(rows["layer"].astype(int)))
+    if not layers:
+        raise EmocircError(f"probe {which}: no held-out predictions for target {target!r} and layer {layer}")
+    if len(layers) > 1:
+        raise EmocircError(
+            f"probe {which}: predictions of layers {layers}; expected one (pass layer_{which})"
+        )
+    if rows["id"].duplicated().any():
+        raise EmocircError(
+            f"probe {which}: an utterance id occurs twice; expected one prediction per utterance"
+        )
+    return rows.set_index("id")
+
+
+def probe_difference(
+    a: pd.DataFrame,
+    b: pd.DataFrame,
+    *,
+    layer_a: int | None = None,
+    layer_b: int | None = None,
+    target: str = "label",
+    metric: str | None = None,
+    n_resamples: int = 500,
+    confidence_level: float = 0.95,
+    method: str = "percentile",
+    seed: int = 0,
+) -> PairedDifference:
+    """Probe ``a`` against probe ``b`` on the same utterances: score difference, interval, verdict.
+
+    :func:`emocirc.inference.paired_difference` on the two probes'
+    held-out predictions: both are scored on every speaker-bootstrap
+    resample's same utterances, so what they share (hard speakers) cancels,
+    and the verdict is that of the claim "``a`` scores higher than ``b``":
+    ``holds``, ``does not hold`` or ``not resolved``.
+
+    Parameters
+    ----------
+    a, b:
+        Held-out predictions (:data:`PREDICTION_COLUMNS`); they may be the
+        same table with ``layer_a`` and ``layer_b`` picking two layers.
+    layer_a, layer_b:
+        The layer of each (needed where a table holds several).
+    target:
+        ``"label"``, ``"arousal"`` or ``"valence"``.
+    metric:
+        Default: ``"UA"`` for the emotion, ``"CCC"`` for a rating.
+
+    Examples
+    --------
+    >>> ids = [f"u{i}" for i in range(40)]
+    >>> base = {"target": "label", "id": ids, "speaker": np.repeat(list("abcdefgh"), 5),
+    ...         "truth": ["anger", "sadness"] * 20, "fold": 0}
+    >>> good = pd.DataFrame({**base, "layer": 1, "prediction": ["anger", "sadness"] * 20})
+    >>> bad = pd.DataFrame({**base, "layer": 2, "prediction": ["anger"] * 40})
+    >>> d = probe_difference(good, bad, n_resamples=100)
+    >>> d.difference, str(d.verdict)
+    (0.5, 'holds')
+    """
+    pa = _one_probe(a, layer_a, target, "a")
+    pb = _one_probe(b, layer_b, target, "b")
+    if set(pa.index) != set(pb.index):
+        raise EmocircError(
+            f"probes a and b: expected predictions for the same utterances, got {len(pa)} and {len(pb)} "
+            f"with {len(set(pa.index) ^ set(pb.index))} not in both (same features, same target)"
+        )
+    pb = pb.loc[pa.index]
+    if not np.array_equal(pa["speaker"].astype(str), pb["speaker"].astype(str)):
+        raise EmocircError("probes a and b: the same utterance has different speakers in the two tables")
+    metric = metric or ("UA" if target == "label" else "CCC")
+    truth, pred_a, pred_b = pa["truth"].to_numpy(), pa["prediction"].to_numpy(), pb["prediction"].to_numpy()
+    fn: Any = metric
+    if metric in ("UA", "WA"):  # the same metrics on integer codes, a hundred times faster
+        (truth, pred_a, pred_b), k = _label_codes(truth, pred_a, pred_b)
+        fn = _ua_of_codes(k) if metric == "UA" else (lambda t, p: _wa_of_codes(t, p))
+        fn.__name__ = metric
+    return paired_difference(
+        truth,
+        pred_a,
+        pred_b,
+        pa["speaker"].to_numpy(str),
+        metric=fn,
+        n_resamples=n_resamples,
+        confidence_level=confidence_level,
+        method=method,
+        seed=seed,
+    )
 
 
 def select_layer(table: pd.DataFrame, which: str | int = "last") -> pd.DataFrame:
@@ -920,7 +1197,11 @@ def select_layer(table: pd.DataFrame, which: str | int = "last") -> pd.DataFrame
 
 
 def compare_probes(probes: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Scores of several probes side by side: one row per probe, (target, score / fold spread) columns.
+    """Scores of several probes side by side: one row per probe, (target, score / interval) columns.
+
+    Tables with ``ci_low``/``ci_high`` (:func:`probe_intervals`) give
+    ``score``, ``ci low``, ``ci high`` columns; tables without them the
+    ``score`` and its ``fold spread``.
 
     Each table holds one row per target (:func:`select_layer` of a
     :func:`layer_probe` table, the first value of :func:`weighted_layer_probe`,
@@ -936,19 +1217,24 @@ def compare_probes(probes: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """
     out = {}
     for name, table in probes.items():
-        missing = {"target", "score", "fold_std"} - set(table.columns)
+        if {"ci_low", "ci_high"} <= set(table.columns):
+            stats = (("score", "score"), ("ci_low", "ci low"), ("ci_high", "ci high"))
+        else:
+            stats = (("score", "score"), ("fold_std", "fold spread"))
+        missing = {"target", *(c for c, _ in stats)} - set(table.columns)
         if missing:
             raise EmocircError(
-                f"probe {name!r}: expected columns target, score, fold_std; missing {sorted(missing)}"
+                f"probe {name!r}: expected columns target, score and fold_std (or ci_low, ci_high); "
+                f"missing {sorted(missing)}"
             )
         if table["target"].duplicated().any():
             raise EmocircError(
                 f"probe {name!r} has several rows for one target: expected one (pick a layer with select_layer)"
             )
         out[name] = {
-            (row.target, stat): float(value)
-            for row in table.itertuples()
-            for stat, value in (("score", row.score), ("fold spread", row.fold_std))
+            (row["target"], label): float(row[column])
+            for _, row in table.iterrows()
+            for column, label in stats
         }
     frame = pd.DataFrame.from_dict(out, orient="index")
     frame.columns = pd.MultiIndex.from_tuples(frame.columns, names=["target", ""])

@@ -10,6 +10,7 @@ from sklearn.model_selection import GroupKFold
 from emocirc import probing
 from emocirc.errors import EmocircError
 from emocirc.features import Features
+from emocirc.metrics import unweighted_recall
 
 LABELS = np.array(["anger", "happiness", "sadness", "neutral"])
 
@@ -368,3 +369,91 @@ def test_select_layer_and_compare_probes():
     assert np.isnan(compared.loc["weighted", ("arousal", "score")])  # the weighted probe classifies only
     with pytest.raises(EmocircError, match="several rows for one target"):
         probing.compare_probes({"all layers": table})
+
+
+# --- held-out predictions, intervals and paired comparisons -------------------
+
+
+def test_layer_probe_returns_its_held_out_predictions():
+    f = _features(n_per=15)
+    table, pred = probing.layer_probe(f, ["label", "arousal"], layers=[0, 3], seed=0, predictions=True)
+    assert list(pred.columns) == list(probing.PREDICTION_COLUMNS)
+    assert table.equals(probing.layer_probe(f, ["label", "arousal"], layers=[0, 3], seed=0))
+    for row in table.itertuples():
+        part = pred[(pred["layer"] == row.layer) & (pred["target"] == row.target)]
+        assert len(part) == row.n and part["id"].is_unique and (part["fold"] >= 0).all()
+        if row.target == "label":  # the table's score is the UA of exactly these predictions
+            assert unweighted_recall(part["truth"].astype(str), part["prediction"].astype(str)) == row.score
+        # every utterance was predicted by the fold that held its speaker out
+        assert (part.groupby("speaker")["fold"].nunique() == 1).all()
+    speakers = dict(zip(f.ids, f.speakers, strict=True))
+    assert all(speakers[i] == s for i, s in zip(pred["id"], pred["speaker"], strict=True))
+
+
+def test_probe_intervals_cover_the_pooled_score_and_say_their_scheme():
+    f = _features(n_per=15)
+    _, pred = probing.layer_probe(f, ["label", "arousal"], layers=[0, 3], seed=0, predictions=True)
+    t = probing.probe_intervals(pred, n_resamples=100)
+    assert list(t.columns) == list(probing.INTERVAL_COLUMNS) and len(t) == 4
+    assert (t["ci_low"] <= t["score"]).all() and (t["score"] <= t["ci_high"]).all()
+    assert "speaker bootstrap" in t.attrs["scheme"] and "100 resamples" in t.attrs["scheme"]
+    label = t[t["target"] == "label"].set_index("layer")
+    assert label.loc[3, "ci_low"] > label.loc[0, "ci_high"]  # layer 3 holds the emotion, layer 0 noise
+    assert label["wa"].notna().all() and t[t["target"] == "arousal"]["wa"].isna().all()
+    assert (t["speakers"] == 6).all()
+
+
+def test_probe_difference_holds_for_an_obvious_winner_and_is_unresolved_for_twins():
+    f = _features(n_per=15)
+    _, pred = probing.layer_probe(f, ["label", "arousal"], layers=[0, 3], seed=0, predictions=True)
+    win = probing.probe_difference(pred, pred, layer_a=3, layer_b=0, n_resamples=100)
+    assert str(win.verdict) == "holds" and win.low > 0
+    lose = probing.probe_difference(pred, pred, layer_a=0, layer_b=3, n_resamples=100)
+    assert str(lose.verdict) == "does not hold"
+    twins = probing.probe_difference(pred, pred, layer_a=3, layer_b=3, n_resamples=50)
+    assert str(twins.verdict) == "not resolved" and twins.difference == 0.0
+    ccc = probing.probe_difference(pred, pred, layer_a=3, layer_b=0, target="arousal", n_resamples=50)
+    assert ccc.metric == "CCC"
+    with pytest.raises(EmocircError, match="expected one"):
+        probing.probe_difference(pred, pred, layer_b=0)
+    with pytest.raises(EmocircError, match="same utterances"):
+        probing.probe_difference(
+            pred, pred.drop(index=pred.index[pred["layer"] == 3][0]), layer_a=3, layer_b=3
+        )
+
+
+def test_weighted_probe_predictions_compare_with_a_layer():
+    f = _features(n_per=10)
+    score, _, wpred = probing.weighted_layer_probe(f, n_splits=3, epochs=30, seed=0, predictions=True)
+    assert set(wpred["layer"]) == {-1} and len(wpred) == score["n"].iloc[0]
+    _, pred = probing.layer_probe(f, "label", layers=[0], n_splits=3, seed=0, predictions=True)
+    d = probing.probe_difference(wpred, pred, n_resamples=50)
+    assert d.difference == pytest.approx(score["score"].iloc[0] - unweighted_recall(
+        pred["truth"].astype(str), pred["prediction"].astype(str)))  # fmt: skip
+    table = probing.compare_probes({"w": probing.probe_intervals(wpred, n_resamples=30)})
+    assert ("label", "ci low") in table.columns and ("label", "fold spread") not in table.columns
+
+
+def test_probe_margin_keeps_its_keys_and_uses_the_speaker_bootstrap():
+    good = probing.FrameProbeResult(
+        pd.DataFrame({"layer": [1], "score": [0.8]}),
+        pd.DataFrame(
+            {"layer": 1, "group": list("abcdef"), "correct": [80, 75, 85, 80, 70, 90], "total": 100}
+        ),
+    )
+    same = probing.probe_margin(good, good, n_boot=100)
+    assert set(same) >= {"margin", "lo", "hi", "layer_a", "layer_b", "groups"}
+    assert (same["margin"], same["lo"], same["hi"]) == (0.0, 0.0, 0.0)
+    assert "speaker bootstrap" in same["scheme"] and "6 speakers" in same["scheme"]
+
+
+def test_fast_ua_on_codes_is_the_metrics_modules_ua():
+    from emocirc.metrics import weighted_accuracy
+
+    rng = np.random.default_rng(0)
+    t = rng.choice(["anger", "sadness", "neutral"], 200)
+    p = rng.choice(["anger", "sadness", "happiness"], 200)  # one label never true, one never predicted
+    (tc, pc), k = probing._label_codes(t, p)
+    for idx in (np.arange(200), rng.integers(0, 200, 200), np.flatnonzero(t != "neutral")):
+        assert probing._ua_of_codes(k)(tc[idx], pc[idx]) == pytest.approx(unweighted_recall(t[idx], p[idx]))
+        assert probing._wa_of_codes(tc[idx], pc[idx]) == pytest.approx(weighted_accuracy(t[idx], p[idx]))
