@@ -692,6 +692,12 @@ def probe_margin(
             "probe results: expected the same held-out speakers and frames in both (same features, same seed)"
         )
     ca, cb, n = (x.to_numpy(float) for x in (ga["correct"], gb["correct"], ga["total"]))
+    if len(n) < 2:  # nothing to resample: no interval, and describe_margin says it is not resolved
+        return {
+            "margin": float((ca.sum() - cb.sum()) / n.sum()), "lo": float("nan"), "hi": float("nan"),
+            "layer_a": layer_a, "layer_b": layer_b, "groups": len(n),
+            "scheme": "no interval: a speaker bootstrap needs at least 2 held-out speakers, this probe has 1",
+        }  # fmt: skip
     res = speaker_bootstrap(
         lambda idx: (ca[idx].sum() - cb[idx].sum()) / n[idx].sum(),
         np.arange(len(n)),

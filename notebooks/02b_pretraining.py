@@ -186,8 +186,14 @@ fig = ptplot.probe_comparison(
 
 # %% [markdown]
 # By how much does pre-training help? The difference of the best layers'
-# accuracies, with a 95 % interval from resampling the held-out speakers
-# (both models are scored on the same frames, so the comparison is paired).
+# accuracies, with a 95 % interval from the book's speaker bootstrap
+# (`emocirc.inference.speaker_bootstrap`, whose module notes document the
+# scheme; `emocirc.probing.probe_margin`): the held-out speakers are
+# resampled with replacement, each bringing all their frames (the probe
+# keeps per-speaker counts, so the second stage, utterances within a
+# speaker, is not drawn), and both accuracies are recomputed on every
+# resample. Both models are scored on the same frames, so the comparison is
+# paired. The sentence under the table says how many resamples and speakers.
 
 # %%
 margins = {
@@ -206,6 +212,9 @@ display(
             + " |"
             for name, m in margins.items()
         )
+        + "\n\n"
+        + "; ".join(f"{name}: {m['scheme']}" for name, m in margins.items())
+        + "."
     )
 )
 

@@ -457,3 +457,13 @@ def test_fast_ua_on_codes_is_the_metrics_modules_ua():
     for idx in (np.arange(200), rng.integers(0, 200, 200), np.flatnonzero(t != "neutral")):
         assert probing._ua_of_codes(k)(tc[idx], pc[idx]) == pytest.approx(unweighted_recall(t[idx], p[idx]))
         assert probing._wa_of_codes(tc[idx], pc[idx]) == pytest.approx(weighted_accuracy(t[idx], p[idx]))
+
+
+def test_probe_margin_with_one_held_out_speaker_has_no_interval():
+    one = probing.FrameProbeResult(
+        pd.DataFrame({"layer": [1], "score": [0.8]}),
+        pd.DataFrame({"layer": 1, "group": ["a"], "correct": [80], "total": 100}),
+    )
+    m = probing.probe_margin(one, one)
+    assert m["margin"] == 0.0 and np.isnan(m["lo"]) and "needs at least 2" in m["scheme"]
+    assert "does not resolve" in probing.describe_margin(m)
