@@ -27,6 +27,7 @@ import pandas as pd
 
 from emocirc._io import atomic_dir
 from emocirc.errors import EmocircError
+from emocirc.inference import BLOCK_SCHEME
 from emocirc.mood import MEASURES
 
 #: The sentence every report carries.
@@ -120,11 +121,12 @@ def build_report(
     min_speech_s, min_week_speech_s:
         Speech a day (a week) needs to get a number.
     n_boot:
-        Bootstrap resamples of each interval.
+        Resamples of each interval (the block bootstrap of consecutive
+        windows, :func:`emocirc.inference.block_bootstrap`).
     ewma_lambda, ewma_L:
         EWMA weight and width of the control limits (in SDs of the EWMA).
     seed:
-        Seed of the bootstrap.
+        Seed of the block bootstrap.
     change_day:
         Index of a known change (synthetic diaries), only drawn.
     """
@@ -338,7 +340,9 @@ def _section(rep: MoodReport, images: Mapping[str, str]) -> str:
         f"{html.escape(', '.join(flagged)) if flagged else 'none'}.</p>",
         f'<img alt="control chart" src="data:image/png;base64,{images["chart"]}">',
         _table(rep.chart[chart_cols]),
-        "<h3>Affect dynamics per day (95% bootstrap intervals)</h3>",
+        "<h3>Affect dynamics per day (95% block-bootstrap intervals)</h3>",
+        f"<p>Intervals: {html.escape(BLOCK_SCHEME)}, within each day (week); "
+        "emocirc.inference.block_bootstrap documents the scheme.</p>",
         _table(interval_table(rep.daily, "day", SHOWN)),
         "<h3>Share of time per circumplex quadrant, per day</h3>",
         _table(interval_table(rep.daily, "day", QUADRANT_SHARES)),

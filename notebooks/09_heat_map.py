@@ -140,9 +140,8 @@ print(f"fitted '{method}' on {len(corpus)} utterances, layer {layer} of {encoder
 # For each person: the voice activity detector finds the speech in every
 # recording; windows of `window_s` seconds that are at least a quarter
 # speech are embedded and mapped; each day gets its density and its affect
-# dynamics with bootstrap intervals (blocks of consecutive windows resampled
-# within the day); days with less than `min_speech_s` seconds of speech get
-# no number. The first `baseline_days` days are the person's baseline.
+# dynamics with block-bootstrap intervals; days with less than
+# `min_speech_s` seconds of speech get no number. The first `baseline_days` days are the person's baseline.
 
 # %%
 monitoring = {"baseline_days": baseline_days, "min_speech_s": min_speech_s, "n_boot": n_boot, "seed": seed}
@@ -205,8 +204,18 @@ figures["chart"]
 # %% [markdown]
 # *Figure: baseline days shaded; days without a number are labelled.*
 #
-# The affect dynamics per day, each with its 95 % bootstrap interval
-# (`range` is the mean distance of the windows from the day's centre):
+# The affect dynamics per day, each with its 95 % interval
+# (`range` is the mean distance of the windows from the day's centre).
+# These intervals are not the speaker bootstrap of the earlier chapters
+# ({ref}`speaker-bootstrap`): a diary day has one speaker, and its windows
+# are a time series whose neighbours share a mood. They come from the book's
+# second scheme, the **block bootstrap** (`emocirc.inference.block_bootstrap`,
+# documented beside the speaker bootstrap): each recording of the day is cut
+# into blocks of consecutive windows, the blocks are resampled with
+# replacement and laid end to end, and every measure is recomputed, so that
+# the order within a block (what instability and inertia measure) survives
+# and the interval carries the windows' serial dependence. A day of fewer
+# than two blocks gets no interval.
 
 # %%
 display(diary_report.interval_table(report.daily, "day"))
@@ -235,8 +244,21 @@ print(
 # change day is one too, and the *detection delay* is the number of days
 # from the change to the first flag (0: flagged on the change day). The
 # direction is recovered on an axis when the mean z-score after the change
-# has the sign of the true change in that axis. Proportions carry Wilson
-# intervals; the mean delay a bootstrap interval over the detected changers.
+# has the sign of the true change in that axis.
+#
+# Which interval goes with which number (the table's `interval` column): a
+# share of *persons* (controls with any false alarm, changers detected,
+# direction recovered) counts each person as one trial, independent of the
+# others, and carries a Wilson interval. A false-alarm rate *per monitored
+# day* pools several days of each person, and one person's days go together
+# (a voice that sits near a control limit is flagged on many days), so a
+# Wilson interval would count correlated days as independent trials: these
+# rates, and the mean detection delay, carry a **person bootstrap** instead,
+# the speaker bootstrap with the persons as the clusters, each drawn person
+# bringing all their days (`emocirc.inference.cluster_proportion`). Where
+# every person has the same rate (no flagged day at all, say) resampling
+# persons cannot vary it, and the days' Wilson interval is shown, labelled
+# so, as a lower bound on the uncertainty.
 
 # %%
 if cohort is not None:
