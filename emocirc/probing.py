@@ -16,7 +16,12 @@ Folds are built from groups (speakers by default; pass a corpus's
 ``session`` column for IEMOCAP's leave-one-session-out), standardisation is
 fitted inside each training fold, and the held-out predictions of all folds
 are pooled before scoring, so one number per layer and target summarises the
-whole corpus.  The spread of the per-fold scores comes alongside.
+whole corpus.  The spread of the per-fold scores comes alongside; it is
+not an interval.  With ``predictions=True`` the probes also return every
+held-out prediction, and :func:`probe_intervals` (each score's interval)
+and :func:`probe_difference` (two probes on the same utterances, with a
+verdict) resample them by the book's speaker bootstrap
+(:mod:`emocirc.inference`).
 
 The SUPERB-style probes (Yang et al. 2021) ask what each hidden state holds
 of the speech itself, the evidence that pre-training taught a model
