@@ -43,7 +43,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from emocirc import features as _features  # noqa: E402
 from emocirc._io import write_json  # noqa: E402
-from emocirc.audio import load_audio  # noqa: E402
+from emocirc.audio import load_audio, write_wav  # noqa: E402
 from emocirc.backbones import load_backbone  # noqa: E402
 from emocirc.cpu_int8 import FORCE_BF16_ENV, cpu_has_native_bf16  # noqa: E402
 from emocirc.features import (  # noqa: E402
@@ -241,7 +241,7 @@ def write_wavs(waves: list[np.ndarray], folder: Path) -> list[Path]:
     paths = []
     for i, wave in enumerate(waves):
         paths.append(folder / f"u{i:04d}.wav")
-        sf.write(paths[-1], wave, SR, subtype="PCM_16")
+        write_wav(paths[-1], wave, SR)
     return paths
 
 

@@ -1,4 +1,4 @@
-"""Audio input: the project's one loader.
+"""Audio input and output: the project's one loader and its one WAV writer.
 
 Every file that libsndfile reads (WAV, FLAC, OGG, ...) becomes a float32 mono
 signal at 16 kHz: channels are averaged, integer PCM is scaled to [-1, 1] and
@@ -177,3 +177,28 @@ def load_audio(path: str | os.PathLike[str], target_sr: int = SAMPLE_RATE) -> np
 
 def _one_line(err: BaseException) -> str:
     return " ".join(str(err).split())
+
+
+def write_wav(path: str | os.PathLike[str], wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Path:
+    """Write a mono float signal in [-1, 1] as a 16-bit PCM WAV file, the way corpora ship them.
+
+    The project's one writer (the synthetic corpora, the diary, the
+    benchmarks).  Parent folders are created; the caller publishes the file
+    atomically where that matters (the corpora are written inside an
+    :func:`emocirc._io.atomic_dir`).  A signal that is not 1-D or holds NaN
+    or infinity raises :class:`~emocirc.errors.EmocircError` naming the file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> out = write_wav(pathlib.Path(tempfile.mkdtemp()) / "a" / "b.wav", np.zeros(160, "float32"))
+    >>> audio_info(out).sample_rate, audio_info(out).frames
+    (16000, 160)
+    """
+    path = Path(path)
+    wave = np.asarray(wave)
+    if wave.ndim != 1 or not np.all(np.isfinite(wave)):
+        raise EmocircError(f"{path}: expected a finite 1-D signal to write, got shape {wave.shape}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, wave, int(sample_rate), subtype="PCM_16", format="WAV")
+    return path

@@ -52,9 +52,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -74,7 +74,7 @@ from emocirc.errors import EmocircError
 from emocirc.inference import BootstrapResult, Verdict, speaker_bootstrap, verdict, wrap_degrees
 from emocirc.labels import label_order
 from emocirc.metrics import concordance_correlation  # noqa: F401 (re-exported; the CCC lives in metrics)
-from emocirc.russell import REFERENCES, expected_angles, expected_positions
+from emocirc.russell import REFERENCES, expected_angles, expected_positions, to_rating
 
 #: Origins :func:`polar_centroids` accepts by name.
 ORIGINS: tuple[str, ...] = ("grand-mean", "neutral")
@@ -892,7 +892,7 @@ class CircumplexMapping(BaseEstimator):
     reference's positions (:func:`emocirc.russell.expected_positions`; labels
     the reference does not cover are left out of the fit).  ``transform``
     then puts every utterance on the valence-arousal plane, in the
-    reference's -1..1 units (:func:`to_rating_scale` converts).
+    reference's -1..1 units (:func:`emocirc.russell.to_rating` converts).
 
     Parameters
     ----------
@@ -998,17 +998,6 @@ class CircumplexMapping(BaseEstimator):
         }
 
 
-def to_rating_scale(values: Any, low: float = 1.0, high: float = 5.0) -> np.ndarray:
-    """Map reference units (-1..1) onto a rating scale such as IEMOCAP's 1-5.
-
-    Examples
-    --------
-    >>> to_rating_scale([-1, 0, 1]).tolist()
-    [1.0, 3.0, 5.0]
-    """
-    return low + (np.asarray(values, dtype=float) + 1.0) / 2.0 * (high - low)
-
-
 def ridge_valence_arousal(alpha: float = 1.0):
     """The supervised alternative: standardise, then ridge regression to (valence, arousal).
 
@@ -1085,7 +1074,7 @@ def speaker_independent_ccc(
             if method == "procrustes":
                 pca = EmbeddingPCA(n_components=n_components).fit(X[train])
                 mapping = CircumplexMapping(reference=reference).fit(pca.transform(X[train]), y[train])
-                pred[test] = to_rating_scale(mapping.transform(pca.transform(X[test])), *scale)
+                pred[test] = to_rating(mapping.transform(pca.transform(X[test])), scale)
             else:
                 ok = train[np.all(np.isfinite(va[train]), axis=1)]
                 if len(ok) < 2:
@@ -1117,7 +1106,7 @@ def reference_targets(
     y = np.asarray(labels).astype(str).ravel()
     classes = sorted(set(y.tolist()))
     pos = expected_positions(classes, reference)[["valence", "arousal"]]
-    return to_rating_scale(pos.loc[y].to_numpy(dtype=float), *scale)
+    return to_rating(pos.loc[y].to_numpy(dtype=float), scale)
 
 
 # --------------------------------------------------------------------------- analyze
@@ -1253,16 +1242,25 @@ class Analysis:
         }
 
 
-def _read_features(features: Any) -> tuple[dict[str, np.ndarray], str]:
-    if isinstance(features, (str, Path)):
-        path = Path(features)
-        if not path.is_file():
-            raise EmocircError(f"{path}: features file not found; expected the output of emocirc extract")
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                return {k: data[k] for k in data.files}, str(path)
-        except (OSError, ValueError) as err:
-            raise EmocircError(f"{path}: expected an .npz features file ({err})") from err
+def feature_arrays(features: Any) -> tuple[dict[str, np.ndarray], str]:
+    """The arrays of a features file, and a name for it to put in messages.
+
+    ``features`` is a path to a file written by ``emocirc extract`` (read by
+    :func:`emocirc.features.load_features`, the project's one reader, which
+    checks it is complete), a :class:`~emocirc.features.Features`, or a
+    mapping of arrays (an ``np.load`` result or a dict) for analyses of
+    constructed data.
+
+    Examples
+    --------
+    >>> arrays, source = feature_arrays({"embeddings": np.zeros((2, 3))})
+    >>> sorted(arrays), source
+    (['embeddings'], 'features')
+    """
+    if isinstance(features, (str, os.PathLike)):
+        from emocirc.features import load_features
+
+        return {k: np.asarray(v) for k, v in load_features(features).as_dict().items()}, str(features)
     if hasattr(features, "as_dict"):  # emocirc.features.Features
         return {k: np.asarray(v) for k, v in features.as_dict().items()}, "features"
     if isinstance(features, Mapping) or hasattr(features, "files"):
@@ -1382,7 +1380,7 @@ def analyze(
         raise EmocircError(f"reference={reference!r}: expected one of {', '.join(REFERENCES)}")
     if origin not in ORIGINS:
         raise EmocircError(f"origin={origin!r}: expected one of {', '.join(ORIGINS)}")
-    arrays, source = _read_features(features)
+    arrays, source = feature_arrays(features)
     if "labels" not in arrays:
         raise EmocircError(f"{source}: expected a 'labels' array, found {sorted(arrays)}")
     X, chosen = select_layer(arrays, layer, source)
@@ -1395,7 +1393,7 @@ def analyze(
         raise EmocircError(f"{source}: {err}") from None
     fit_X, fit_labels = X, labels
     if fit_on is not None:
-        fit_arrays, fit_source = _read_features(fit_on)
+        fit_arrays, fit_source = feature_arrays(fit_on)
         fit_X, _ = select_layer(fit_arrays, chosen, fit_source)
         fit_labels = _as_labels(fit_arrays["labels"], len(fit_X)) if "labels" in fit_arrays else None
     if isinstance(plane, str):

@@ -27,7 +27,8 @@ voice alone.  This module does that in four steps:
 within-person monitoring and :mod:`emocirc.diary_report` into a report.
 
 Coordinates: valence on x, arousal on y, both in ``[-1, 1]``; IEMOCAP's 1-5
-ratings map to it by ``(r - 3) / 2``.
+ratings map to it by :func:`emocirc.russell.from_rating` (``(r - 3) / 2``).
+Emotion labels without ratings sit at :data:`emocirc.russell.EMOTION_POSITIONS`.
 """
 
 from __future__ import annotations
@@ -46,23 +47,11 @@ import numpy as np
 import pandas as pd
 
 from emocirc._io import atomic_dir
-from emocirc.audio import SAMPLE_RATE, load_audio
+from emocirc.audio import SAMPLE_RATE, load_audio, write_wav
 from emocirc.errors import EmocircError
 from emocirc.provenance import SYNTHETIC_MARKER
-from emocirc.russell import NRC_VAD
+from emocirc.russell import EMOTION_POSITIONS, from_rating
 from emocirc.voices import diary_persons
-
-#: Where each emotion sits on the circumplex (valence, arousal in [-1, 1]):
-#: the NRC VAD lexicon's values for the category words
-#: (:func:`emocirc.russell.nrc_vad_positions`), except neutral, which belongs
-#: at the origin rather than at the word's own position.  Used as the ground
-#: truth of the synthetic diary and as the target of corpora that have labels
-#: but no ratings (EMODB).
-EMOTION_POSITIONS: dict[str, tuple[float, float]] = {
-    label: (0.0, 0.0) if label == "neutral" else (round(2 * v - 1, 3), round(2 * a - 1, 3))
-    for label, (v, a) in NRC_VAD.items()
-    if label != "calm"
-}
 
 #: Emotion mix of the first diary day: mostly neutral with a varied spectrum
 #: (the seed's "healthy emotional tone").
@@ -294,8 +283,6 @@ def make_diary(
     times = _recording_times(recordings_per_day)
     n_total = int(round(recording_s * SAMPLE_RATE))
 
-    import soundfile as sf
-
     manifest, segments = [], []
     with atomic_dir(out) as tmp:
         for d in range(days):
@@ -332,8 +319,7 @@ def make_diary(
                 # Faint noise floor: real diaries are never digitally silent.
                 signal += rng.normal(0.0, 1e-3, n_total).astype(np.float32)
                 np.clip(signal, -1.0, 1.0, out=signal)
-                (tmp / day).mkdir(exist_ok=True)
-                sf.write(tmp / rel, signal, SAMPLE_RATE, subtype="PCM_16")
+                write_wav(tmp / rel, signal)
                 manifest.append(
                     {"path": rel, "day": day, "time": hhmm, "speaker": speaker, "duration": recording_s}
                 )
@@ -665,8 +651,10 @@ def true_positions(windows: pd.DataFrame, segments: pd.DataFrame) -> pd.DataFram
 def corpus_targets(labels: Sequence[str], valence: np.ndarray, arousal: np.ndarray) -> np.ndarray:
     """Valence/arousal targets in ``[-1, 1]`` for a labelled corpus, shape ``(n, 2)``.
 
-    Ratings on IEMOCAP's 1-5 scale are used where present (``(r - 3) / 2``);
-    elsewhere the label's position in :data:`EMOTION_POSITIONS`.
+    Ratings on IEMOCAP's 1-5 scale are used where present
+    (:func:`emocirc.russell.from_rating`); elsewhere the label's position in
+    :data:`emocirc.russell.EMOTION_POSITIONS`, the project's one table of
+    emotion positions (neutral at the origin).
 
     Examples
     --------
@@ -677,8 +665,8 @@ def corpus_targets(labels: Sequence[str], valence: np.ndarray, arousal: np.ndarr
     arousal = np.asarray(arousal, dtype=float)
     rated = np.isfinite(valence) & np.isfinite(arousal)
     out = np.empty((len(labels), 2))
-    out[rated, 0] = (valence[rated] - 3.0) / 2.0
-    out[rated, 1] = (arousal[rated] - 3.0) / 2.0
+    out[rated, 0] = from_rating(valence[rated])
+    out[rated, 1] = from_rating(arousal[rated])
     for i in np.flatnonzero(~rated):
         out[i] = _position(str(labels[i]))
     return out
@@ -831,9 +819,9 @@ def features_mapping(
     layer by default).  The diary must then be embedded with the same
     backbone and layer.
     """
-    from emocirc.circumplex import _read_features, select_layer
+    from emocirc.circumplex import feature_arrays, select_layer
 
-    arrays, source = _read_features(features)
+    arrays, source = feature_arrays(features)
     if "labels" not in arrays:
         raise EmocircError(f"{source}: expected a 'labels' array to fit the valence-arousal mapping on")
     X, chosen = select_layer(arrays, layer, source)

@@ -7,30 +7,22 @@ fast; :mod:`emocirc.finetune` re-exports everything here.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from emocirc._settings import Settings, digest
 from emocirc.errors import EmocircError
 from emocirc.labels import FOUR_CLASS
 from emocirc.splits import PROTOCOLS
 
 MODES: tuple[str, ...] = ("partial", "full", "frozen")
-#: Fields of :class:`FinetuneConfig` that do not change what is learned (left out of the run hash).
-_NOT_HASHED = ("device", "compile", "cuda_graphs")
-#: Fields left out of the run hash while they keep these defaults (hashes of older runs stay valid).
-_HASHED_UNLESS_DEFAULT = {"pad_multiple": 0.0}
-
-
-def _digest(text: str) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+#: The runs' hash (kept under its old name for the fine-tuning modules).
+_digest = digest
 
 
 @dataclass
-class FinetuneConfig:
+class FinetuneConfig(Settings):
     """Every hyper-parameter of a fine-tuning run (defaults: the seed's recipe).
 
     Parameters
@@ -104,6 +96,12 @@ class FinetuneConfig:
     True
     """
 
+    KIND = "fine-tuning"
+    #: Fields that do not change what is learned (left out of the run hash).
+    NOT_HASHED = ("device", "compile", "cuda_graphs")
+    #: Fields left out of the run hash while they keep these defaults (hashes of older runs stay valid).
+    HASHED_UNLESS_DEFAULT = {"pad_multiple": 0.0}
+
     backbone: str = "facebook/wav2vec2-base"
     mode: str = "partial"
     labels: tuple[str, ...] = FOUR_CLASS
@@ -159,47 +157,13 @@ class FinetuneConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> FinetuneConfig:
-        """Rebuild a configuration written by :meth:`to_dict` (unknown keys are an error)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise EmocircError(f"unknown fine-tuning settings {unknown}: expected some of {sorted(names)}")
-        return cls(**data)
-
-    @classmethod
-    def from_yaml(cls, path: str | os.PathLike[str]) -> FinetuneConfig:
-        """Read a YAML mapping of field values (missing fields keep their defaults).
-
-        Unknown keys, a file that is not a mapping and YAML syntax errors are
-        one-line :class:`~emocirc.errors.EmocircError` naming the file.
-
-        Examples
-        --------
-        >>> import pathlib, tempfile
-        >>> path = pathlib.Path(tempfile.mkdtemp()) / "run.yml"
-        >>> FinetuneConfig(backbone="tiny", epochs=2).to_yaml(path)
-        >>> FinetuneConfig.from_yaml(path) == FinetuneConfig(backbone="tiny", epochs=2)
-        True
-        """
-        return cls(**read_settings(path))
-
-    def to_yaml(self, path: str | os.PathLike[str]) -> None:
-        """Write every field as YAML (atomically), readable by :meth:`from_yaml` and ``--config``."""
-        import yaml
-
-        from emocirc._io import write_text
-
-        write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
-
-    def hash(self) -> str:
-        """Hash of every setting that changes what is learned (16 hex characters)."""
-        data = {
-            k: v
-            for k, v in self.to_dict().items()
-            if k not in _NOT_HASHED and not (k in _HASHED_UNLESS_DEFAULT and v == _HASHED_UNLESS_DEFAULT[k])
-        }
-        return _digest(json.dumps(data, sort_keys=True, default=str))
+    def normalise(cls, data: dict[str, Any], source: str) -> dict[str, Any]:
+        """YAML lists of labels become tuples; ``extra`` must be a mapping."""
+        if isinstance(data.get("labels"), list):
+            data["labels"] = tuple(data["labels"])
+        if "extra" in data and not isinstance(data["extra"], dict):
+            raise EmocircError(f"{source}: extra={data['extra']!r}; expected a mapping")
+        return data
 
 
 def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -218,30 +182,4 @@ def read_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
     ...
     emocirc.errors.EmocircError: ...run.yml: unknown fine-tuning setting 'epoch'; expected some of ...
     """
-    import yaml
-
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text())
-    except OSError as err:
-        raise EmocircError(f"{path}: cannot read the fine-tuning configuration ({err.strerror})") from None
-    except yaml.YAMLError as err:
-        problem = " ".join(str(getattr(err, "problem", None) or err).split())
-        raise EmocircError(f"{path}: not valid YAML ({problem}); expected a mapping of settings") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise EmocircError(
-            f"{path}: a YAML {type(data).__name__}; expected a mapping of fine-tuning settings"
-        )
-    names = [f.name for f in dataclasses.fields(FinetuneConfig)]
-    for key in data:
-        if key not in names:
-            raise EmocircError(
-                f"{path}: unknown fine-tuning setting {key!r}; expected some of {', '.join(names)}"
-            )
-    if isinstance(data.get("labels"), list):
-        data["labels"] = tuple(data["labels"])
-    if "extra" in data and not isinstance(data["extra"], dict):
-        raise EmocircError(f"{path}: extra={data['extra']!r}; expected a mapping")
-    return data
+    return FinetuneConfig.read_settings(path)

@@ -6,22 +6,17 @@ fast; :mod:`emocirc.pretrain` re-exports everything here.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
 from dataclasses import dataclass
-from typing import Any
 
+from emocirc._settings import Settings
 from emocirc.errors import EmocircError
 
 #: Pre-training objectives: wav2vec 2.0's contrastive task, HuBERT's masked prediction of k-means units.
 OBJECTIVES: tuple[str, ...] = ("wav2vec2", "hubert")
-#: Fields of :class:`PretrainConfig` that do not change what is learned (left out of the run hash).
-_NOT_HASHED = ("device", "eval_every", "checkpoint_every")
 
 
 @dataclass
-class PretrainConfig:
+class PretrainConfig(Settings):
     """Every hyper-parameter of a pre-training run.
 
     The architecture is wav2vec2-base's (seven group-norm convolutions with
@@ -77,6 +72,10 @@ class PretrainConfig:
     >>> cfg.hash() == PretrainConfig(steps=11).hash()
     False
     """
+
+    KIND = "pre-training"
+    #: Fields that do not change what is learned (left out of the run hash).
+    NOT_HASHED = ("device", "eval_every", "checkpoint_every")
 
     objective: str = "hubert"
     hidden_size: int = 64
@@ -153,21 +152,3 @@ class PretrainConfig:
                 raise EmocircError(f"{name}={getattr(self, name)!r}: expected a fraction in [0, 1)")
         if not self.weight_decay >= 0:
             raise EmocircError(f"weight_decay={self.weight_decay!r}: expected a number >= 0")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as JSON-ready values."""
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> PretrainConfig:
-        """Rebuild a configuration written by :meth:`to_dict` (unknown keys are an error)."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - names)
-        if unknown:
-            raise EmocircError(f"unknown pre-training settings {unknown}: expected some of {sorted(names)}")
-        return cls(**data)
-
-    def hash(self) -> str:
-        """Hash of every setting that changes what is learned (16 hex characters)."""
-        data = {k: v for k, v in self.to_dict().items() if k not in _NOT_HASHED}
-        return hashlib.blake2b(json.dumps(data, sort_keys=True).encode(), digest_size=8).hexdigest()

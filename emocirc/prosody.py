@@ -13,10 +13,12 @@ differ only in voice quality, which is what the seed report and Emofilt's
 author observed.
 
 ``valence``, ``arousal`` and ``dominance`` (1-5, IEMOCAP's scale) place each
-emotion on the circumplex: valence and arousal are the NRC VAD lexicon's
-values (Mohammad 2018, 0-1) mapped by ``1 + 4 x``, except neutral, which sits
-near the centre; dominance and the values of frustration and surprise are
-rough estimates (marked in ``source``).
+emotion on the circumplex: valence and arousal are the project's one table of
+emotion positions, :data:`emocirc.russell.EMOTION_POSITIONS` (the NRC VAD
+lexicon's values, Mohammad 2018, for the lexicon's words; neutral at the
+origin; frustration and surprise estimated), put on the 1-5 scale by
+:func:`emocirc.russell.to_rating`; dominance is a rough estimate (marked in
+``source``).
 
 A rendered utterance combines three layers, so that classes overlap as in
 acted speech: the emotion's rule, scaled by how strongly the speaker and the
@@ -41,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from emocirc.errors import EmocircError
+from emocirc.russell import EMOTION_POSITIONS, to_rating
 
 _COLUMNS = (
     "f0_mean",
@@ -50,25 +53,23 @@ _COLUMNS = (
     "jitter",
     "breathiness",
     "harshness",
-    "valence",
-    "arousal",
     "dominance",
     "source",
 )
 
 # fmt: off
 _ROWS: dict[str, tuple] = {
-    #              f0 mean  range  dur  dB   jitter breath harsh  V     A     D     source
-    "neutral":     (100,    100,   100,  0.0, 0.2,   0.00,  0.0,  3.00, 2.60, 3.00, "baseline; V/A near the centre"),
-    "anger":       (140,    185,    78,  6.0, 0.6,   0.05,  0.5,  1.67, 4.46, 4.00, "M&A: very much higher, much wider, faster, louder, chest tone; Emofilt 150/200/70"),
-    "happiness":   (140,    185,    80,  6.0, 0.6,   0.20,  0.0,  4.84, 3.93, 3.60, "M&A: much higher, much wider, louder, breathy; Emofilt 150/200/70"),
-    "sadness":     (94,      72,   140, -7.0, 2.0,   0.15,  0.0,  1.21, 2.15, 2.00, "M&A: slightly lower, narrower, slower, softer; Emofilt range 80, dur 140, jitter"),
-    "fear":        (170,    150,    72,  0.0, 2.5,   0.10,  0.0,  1.29, 4.36, 1.80, "M&A: very much higher, much wider, much faster, irregular voicing; Emofilt 200/160/70"),
-    "disgust":     (78,     115,   150, -3.0, 0.5,   0.00,  0.4,  1.21, 4.10, 3.20, "M&A: very much lower, slightly wider, very much slower, grumbled chest tone"),
-    "boredom":     (86,      40,   115, -3.0, 0.3,   0.05,  0.0,  1.67, 1.56, 2.20, "Emofilt: f0 80, range 50, dur 120, soft"),
-    "excitement":  (150,    200,    74,  7.0, 0.6,   0.25,  0.1,  4.63, 4.72, 3.80, "like joy, higher arousal (NRC 'excited')"),
-    "frustration": (115,    130,    92,  3.0, 0.6,   0.05,  0.4,  1.80, 3.60, 2.80, "estimate: a mild anger"),
-    "surprise":    (155,    215,    90,  3.0, 0.4,   0.15,  0.0,  3.60, 4.20, 2.80, "estimate: high, very wide pitch"),
+    #              f0 mean  range  dur  dB    jitter  breath  harsh  D     source
+    "neutral":     (    100,   100, 100,  0.0,   0.20,   0.00,  0.00, 3.00, "baseline; V/A at the origin"),
+    "anger":       (    140,   185,  78,  6.0,   0.60,   0.05,  0.50, 4.00, "M&A: very much higher, much wider, faster, louder, chest tone; Emofilt 150/200/70"),
+    "happiness":   (    140,   185,  80,  6.0,   0.60,   0.20,  0.00, 3.60, "M&A: much higher, much wider, louder, breathy; Emofilt 150/200/70"),
+    "sadness":     (     94,    72, 140, -7.0,   2.00,   0.15,  0.00, 2.00, "M&A: slightly lower, narrower, slower, softer; Emofilt range 80, dur 140, jitter"),
+    "fear":        (    170,   150,  72,  0.0,   2.50,   0.10,  0.00, 1.80, "M&A: very much higher, much wider, much faster, irregular voicing; Emofilt 200/160/70"),
+    "disgust":     (     78,   115, 150, -3.0,   0.50,   0.00,  0.40, 3.20, "M&A: very much lower, slightly wider, very much slower, grumbled chest tone"),
+    "boredom":     (     86,    40, 115, -3.0,   0.30,   0.05,  0.00, 2.20, "Emofilt: f0 80, range 50, dur 120, soft"),
+    "excitement":  (    150,   200,  74,  7.0,   0.60,   0.25,  0.10, 3.80, "like joy, higher arousal (NRC 'excited')"),
+    "frustration": (    115,   130,  92,  3.0,   0.60,   0.05,  0.40, 2.80, "estimate: a mild anger"),
+    "surprise":    (    155,   215,  90,  3.0,   0.40,   0.15,  0.00, 2.80, "estimate: high, very wide pitch"),
 }
 # fmt: on
 
@@ -76,6 +77,12 @@ _ROWS: dict[str, tuple] = {
 RULES: pd.DataFrame = pd.DataFrame.from_dict(_ROWS, orient="index", columns=list(_COLUMNS)).astype(
     {c: float for c in _COLUMNS if c != "source"}
 )
+for _axis, _i in (("valence", 0), ("arousal", 1)):
+    RULES.insert(
+        list(RULES.columns).index("dominance"),
+        _axis,
+        to_rating([EMOTION_POSITIONS[e][_i] for e in RULES.index]),
+    )
 RULES.index.name = "emotion"
 
 #: The seven EMODB emotions, in the table's order.

@@ -36,6 +36,7 @@ Neutral belongs at the origin under both references: it is returned at
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,6 +123,93 @@ NRC_VAD: dict[str, tuple[float, float]] = {
     "excitement": (0.908, 0.931),
     "calm": (0.875, 0.100),
 }
+
+#: The rating scale of IEMOCAP's valence and arousal annotations, which the
+#: synthetic corpora share (1 = most unpleasant / calm, 5 = most pleasant /
+#: activated).
+RATING_SCALE: tuple[float, float] = (1.0, 5.0)
+
+
+def to_rating(values: Any, scale: tuple[float, float] = RATING_SCALE) -> np.ndarray:
+    """Map circumplex coordinates (-1..1) onto a rating scale, IEMOCAP's 1-5 by default.
+
+    The inverse of :func:`from_rating`; the project's one rescale pair.
+
+    Examples
+    --------
+    >>> to_rating([-1, 0, 1]).tolist()
+    [1.0, 3.0, 5.0]
+    >>> from_rating(to_rating([-0.666, 0.3])).round(6).tolist()
+    [-0.666, 0.3]
+    """
+    low, high = scale
+    return low + (np.asarray(values, dtype=float) + 1.0) / 2.0 * (high - low)
+
+
+def from_rating(ratings: Any, scale: tuple[float, float] = RATING_SCALE) -> np.ndarray:
+    """Map ratings on ``scale`` (IEMOCAP's 1-5 by default) onto circumplex coordinates (-1..1).
+
+    Examples
+    --------
+    >>> from_rating([1, 3, 5]).tolist()
+    [-1.0, 0.0, 1.0]
+    """
+    low, high = scale
+    return 2.0 * (np.asarray(ratings, dtype=float) - low) / (high - low) - 1.0
+
+
+def _lexicon(label: str) -> tuple[float, float]:
+    v, a = NRC_VAD[label]
+    return (round(2 * v - 1, 3), round(2 * a - 1, 3))
+
+
+#: Where each canonical emotion sits on the circumplex (valence, arousal in
+#: -1..1): the project's one table of emotion positions.  It is the
+#: generating position of the synthetic corpora's ratings
+#: (:data:`emocirc.prosody.RULES`' valence and arousal are these values on the
+#: 1-5 scale), the ground truth of the synthetic diary and the target of
+#: corpora that have labels but no ratings (EMODB).  :data:`POSITION_SOURCES`
+#: says where each value comes from.
+EMOTION_POSITIONS: dict[str, tuple[float, float]] = {
+    **{label: _lexicon(label) for label in ("anger", "happiness", "sadness", "fear", "disgust", "boredom")},
+    "neutral": (0.0, 0.0),
+    "excitement": _lexicon("excitement"),
+    "calm": _lexicon("calm"),
+    "frustration": (-0.6, 0.3),
+    "surprise": (0.3, 0.6),
+}
+
+#: Where each value of :data:`EMOTION_POSITIONS` comes from.
+POSITION_SOURCES: dict[str, str] = {
+    **{
+        label: f"NRC VAD lexicon v1, the word '{label}' (0-1, centred to -1..1)"
+        for label in EMOTION_POSITIONS
+        if label in NRC_VAD and label != "neutral"
+    },
+    "neutral": "the origin: neither pleasant nor unpleasant, neither activated nor deactivated",
+    "frustration": "estimate: a mild anger (not in the NRC VAD words used here)",
+    "surprise": "estimate: activated, mildly pleasant (not in the NRC VAD words used here)",
+}
+
+
+def position_table() -> pd.DataFrame:
+    """:data:`EMOTION_POSITIONS` as a table, with the 1-5 ratings and each value's source.
+
+    Examples
+    --------
+    >>> t = position_table()
+    >>> t.loc["neutral", ["valence_rating", "arousal_rating"]].tolist()
+    [3.0, 3.0]
+    >>> t.loc["sadness", "source"].startswith("NRC VAD")
+    True
+    """
+    table = pd.DataFrame.from_dict(EMOTION_POSITIONS, orient="index", columns=["valence", "arousal"])
+    table["valence_rating"] = to_rating(table["valence"])
+    table["arousal_rating"] = to_rating(table["arousal"])
+    table["source"] = pd.Series(POSITION_SOURCES)
+    table.index.name = "emotion"
+    return table
+
 
 #: The word among Russell's 28 that stands for each canonical label.
 LABEL_TO_WORD: dict[str, str] = {
@@ -337,14 +425,14 @@ def expected_angles(labels: Iterable[str], reference: str = "russell") -> dict[s
     return {str(k): float(v) for k, v in e["angle_deg"].items() if np.isfinite(v)}
 
 
-def reference_table(labels: Iterable[str], scale: tuple[float, float] = (1.0, 5.0)) -> pd.DataFrame:
+def reference_table(labels: Iterable[str], scale: tuple[float, float] = RATING_SCALE) -> pd.DataFrame:
     """Where each reference puts each label, on a rating scale (IEMOCAP's 1-5 by default).
 
     Columns ``russell_valence``, ``russell_arousal``, ``nrc-vad_valence``,
     ``nrc-vad_arousal``: the -1..1 positions of :func:`expected_positions`
-    mapped linearly onto ``scale``.  The synthetic corpora's ratings are
-    drawn around NRC VAD's positions on this scale (see
-    :data:`emocirc.prosody.RULES`), so a map fitted to Russell's angles and
+    mapped linearly onto ``scale`` (:func:`to_rating`).  The synthetic
+    corpora's ratings are drawn around :data:`EMOTION_POSITIONS` (NRC VAD's
+    values for the lexicon's words), so a map fitted to Russell's angles and
     scored against those ratings meets a second reference.
 
     Examples
@@ -353,10 +441,9 @@ def reference_table(labels: Iterable[str], scale: tuple[float, float] = (1.0, 5.
     >>> round(float(t.loc["sadness", "nrc-vad_valence"]), 3)
     1.208
     """
-    low, high = scale
     out = {}
     for ref in REFERENCES:
         e = expected_positions(list(labels), ref)
         for axis in ("valence", "arousal"):
-            out[f"{ref}_{axis}"] = low + (e[axis] + 1.0) / 2.0 * (high - low)
+            out[f"{ref}_{axis}"] = pd.Series(to_rating(e[axis], scale), index=e.index)
     return pd.DataFrame(out)

@@ -45,12 +45,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import soundfile as sf
 import soxr
 
 from emocirc import espeak
 from emocirc._io import atomic_dir, default_cache_dir
-from emocirc.audio import SAMPLE_RATE
+from emocirc.audio import SAMPLE_RATE, write_wav
 from emocirc.corpora import iemocap
 from emocirc.corpora.emodb import EMOTIONS as EMODB_CODES
 from emocirc.corpora.emodb import SPEAKERS as EMODB_SPEAKERS
@@ -401,11 +400,6 @@ def _carry_segments(
     return [(float(a), float(b), p) for a, b, p in merged]
 
 
-def _write_wav(path: Path, wave: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sf.write(path, wave, SAMPLE_RATE, subtype="PCM_16", format="WAV")
-
-
 def _render_task(task: dict) -> dict:
     """Render and write one utterance (top-level so worker processes can run it)."""
     speaker = SpeakerProfile(**task["speaker"])
@@ -413,7 +407,7 @@ def _render_task(task: dict) -> dict:
     wave, prosody = synthesize_utterance(
         task["text"], task["emotion"], speaker, rng, arousal=task.get("arousal")
     )
-    _write_wav(Path(task["path"]), wave)
+    write_wav(task["path"], wave)
     return {"name": task["name"], "duration": wave.size / SAMPLE_RATE, **prosody.to_dict()}
 
 
@@ -422,7 +416,7 @@ def _read_task(task: dict) -> dict:
     speaker = SpeakerProfile(**task["speaker"])
     rng = named_rng(task["seed"], task["name"])
     wave, prosody, segments = synthesize_aligned(task["text"], speaker, rng)
-    _write_wav(Path(task["path"]), wave)
+    write_wav(task["path"], wave)
     return {
         "name": task["name"],
         "duration": wave.size / SAMPLE_RATE,

@@ -61,8 +61,11 @@ banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, "none", skip_bad=skip_bad
 # intensity is in dB. Voice quality is approximated after synthesis:
 # jitter by perturbing the pitch period, breathiness by noise that follows
 # the speech envelope, harshness ("chest tone") by soft saturation.
-# Valence, arousal and dominance (1-5) place each emotion on the circumplex,
-# from the NRC VAD lexicon {cite}`mohammad2018` where it has the word.
+# Valence, arousal and dominance (1-5) place each emotion on the circumplex;
+# valence and arousal come from the package's one table of emotion positions
+# (`emocirc.russell.EMOTION_POSITIONS`): the NRC VAD lexicon
+# {cite}`mohammad2018` where it has the word, neutral at the origin, and
+# estimates for frustration and surprise.
 #
 # Anger and happiness get the *same* pitch, rate and loudness rules: they
 # differ only in voice quality, which is how Emofilt's author describes them

@@ -111,8 +111,11 @@ print(f"{len(X)} IEMOCAP utterances, {len(set(iemocap.speakers))} speakers, laye
 #
 # On real IEMOCAP the ratings are human judgements. The embedded synthetic
 # corpus draws each utterance's ratings around a position per emotion
-# (`emocirc.prosody.RULES`, the "generator" columns below, 1-5), which are
-# NRC VAD's lexicon values mapped by 1 + 4 x, neutral excepted. A map fitted
+# (`emocirc.prosody.RULES`, the "generator" columns below, 1-5): the
+# package's one table of emotion positions, `emocirc.russell.EMOTION_POSITIONS`,
+# which takes NRC VAD's lexicon values where the lexicon has the word, puts
+# neutral at the origin and estimates frustration and surprise, mapped onto
+# 1-5 by `emocirc.russell.to_rating`. A map fitted
 # to Russell's angles and scored against these ratings therefore meets a
 # second reference, and the mismatch alone lowers its CCC; the matched score
 # removes it.

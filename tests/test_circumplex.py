@@ -9,7 +9,7 @@ import pytest
 
 from emocirc import circumplex as cx
 from emocirc.errors import EmocircError
-from emocirc.russell import expected_positions
+from emocirc.russell import expected_positions, to_rating
 
 ANGLES = {
     "happiness": 10.0,
@@ -250,7 +250,7 @@ def test_speaker_independent_scores_ridge_and_procrustes():
     va_unit = np.repeat(pos, n, axis=0) + rng.normal(0, 0.15, (len(y), 2))
     mix = rng.normal(size=(2, 12))
     X = va_unit @ mix * 4 + rng.normal(0, 0.05, (len(y), 12))
-    ratings = cx.to_rating_scale(va_unit)
+    ratings = to_rating(va_unit)
     speakers = np.tile([f"s{i}" for i in range(5)], len(y) // 5)
     ridge = cx.speaker_independent_ccc(X, y, ratings[:, 0], ratings[:, 1], speakers, method="ridge")
     assert ridge["folds"] == 5 and ridge["valence"] > 0.9 and ridge["arousal"] > 0.9

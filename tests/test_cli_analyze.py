@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from emocirc.cli import main
+from tests.features_files import write_features_file
 
 pytestmark = pytest.mark.usefixtures("emocirc_cache")
 
@@ -100,7 +101,10 @@ def test_analyze_is_reproducible(tmp_path):
 @pytest.mark.parametrize(
     ("arrays", "message"),
     [
-        ({"labels": np.array(["anger", "sadness"])}, "expected an 'embeddings' array"),
+        (
+            {"labels": np.array(["anger", "sadness"])},
+            "features file lacks array(s) ids, speakers, embeddings",
+        ),
         ({"embeddings": np.zeros((4, 3)), "labels": np.array(["anger"] * 4)}, "at least 2 emotions"),
         (
             {"embeddings": np.zeros((2, 3)), "labels": np.array(["anger", "sadness"])},
@@ -110,7 +114,10 @@ def test_analyze_is_reproducible(tmp_path):
 )
 def test_bad_input_fails_with_one_line(tmp_path, arrays, message, capsys):
     path = tmp_path / "bad.npz"
-    np.savez(path, **arrays)
+    if "embeddings" in arrays:
+        write_features_file(path, arrays["embeddings"], arrays["labels"])
+    else:
+        np.savez(path, **arrays)
     assert main(["analyze", str(path), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
@@ -128,7 +135,10 @@ def test_command_line_error_has_no_traceback(tmp_path):
         timeout=120,
     )
     assert proc.returncode == 2
-    assert proc.stderr == f"emocirc: error: {path}: expected an 'embeddings' array, found ['labels']\n"
+    assert proc.stderr.startswith(
+        f"emocirc: error: {path}: features file lacks array(s) ids, speakers, embeddings"
+    )
+    assert proc.stderr.count("\n") == 1
 
 
 def test_missing_file_names_it(tmp_path, capsys):

@@ -12,6 +12,7 @@ import soundfile as sf
 from emocirc import diary as D
 from emocirc.cli import main
 from emocirc.errors import EmocircError
+from tests.features_files import write_features_file
 
 SR = D.SAMPLE_RATE
 
@@ -466,7 +467,7 @@ def test_features_mapping_reads_an_extract_file(tmp_path):
     pos = np.array([D.EMOTION_POSITIONS[lab] for lab in labels])
     emb = np.stack([rng.normal(size=(60, 6)), np.hstack([pos, rng.normal(0, 0.05, (60, 4))])], axis=1)
     path = tmp_path / "f.npz"
-    np.savez(path, embeddings=emb.astype(np.float32), layers=np.array([0, 3]), labels=labels)
+    write_features_file(path, emb, labels, layers=[0, 3])
     mapping, layer = D.features_mapping(path)
     assert layer == 3
     assert np.corrcoef(mapping.predict(emb[:, 1])[:, 0], pos[:, 0])[0, 1] > 0.95
@@ -478,6 +479,11 @@ def test_features_mapping_reads_an_extract_file(tmp_path):
     assert D.features_mapping(flat, layer=3)[1] == 3
     with pytest.raises(EmocircError, match="no layer named"):
         D.features_mapping(flat)
+    # A path must be a complete features file: the one reader checks it and names the file.
+    partial = tmp_path / "partial.npz"
+    np.savez(partial, embeddings=emb.astype(np.float32), layers=np.array([0, 3]), labels=labels)
+    with pytest.raises(EmocircError, match="partial.npz: features file lacks array"):
+        D.features_mapping(partial)
 
 
 # --------------------------------------------------------------------------- the whole map
@@ -529,7 +535,7 @@ def test_cli_make_and_map(tmp_path, tone_corpus, backbone, capsys):
 
     emb = D.embed_corpus(tone_corpus, backbone, [0, 1, 2])
     feats = tmp_path / "train.npz"
-    np.savez(feats, embeddings=emb, layers=np.array([0, 1, 2]), labels=tone_corpus["label"].to_numpy(str))
+    write_features_file(feats, emb, tone_corpus["label"].to_numpy(str), layers=[0, 1, 2])
     map_dir = tmp_path / "map"
     code = main(
         ["diary", "map", str(out), "--out", str(map_dir), "--train-features", str(feats), "--layer", "1"]
@@ -557,7 +563,7 @@ def test_cli_map_bad_input_is_one_line(tmp_path, capsys):
 def train_features(tone_corpus, backbone, tmp_path_factory):
     emb = D.embed_corpus(tone_corpus, backbone, [0, 1, 2])
     feats = tmp_path_factory.mktemp("feats") / "train.npz"
-    np.savez(feats, embeddings=emb, layers=np.array([0, 1, 2]), labels=tone_corpus["label"].to_numpy(str))
+    write_features_file(feats, emb, tone_corpus["label"].to_numpy(str), layers=[0, 1, 2])
     return feats
 
 
