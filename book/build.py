@@ -322,7 +322,7 @@ def execute(
         if "papermill" in nb.metadata:  # where the notebook came from, not the temporaries
             nb.metadata.papermill["input_path"] = _display(source)
             nb.metadata.papermill["output_path"] = _display(output)
-        staged = tmp / output.name
+        staged = tmp / f"{output.stem}.done.ipynb"
         nbformat.write(nb, staged)
         _fsync(staged)
         os.replace(staged, output)

@@ -13,6 +13,7 @@ the test's own, by which the test finds any that survived.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -21,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -65,7 +67,7 @@ STEMS = ["01_first", "02_second"]
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory) -> dict:
+def book(tmp_path_factory) -> Iterator[dict]:
     """The chapters, their gate folder and an uninterrupted build's notebooks."""
     base = tmp_path_factory.mktemp("book-kill")
     notebooks, gate = base / "notebooks", base / "gate"
@@ -76,7 +78,10 @@ def book(tmp_path_factory) -> dict:
     open_gates(gate, *STEMS)
     reference = base / "reference"
     build.execute_all(None, 300, notebooks_dir=notebooks, executed_dir=reference)
-    return {**context, "reference": reference}
+    yield {**context, "reference": reference}
+    for line in survivors(context["mark"]):  # a failed test leaves no orphan behind
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(line.split(":")[0]), signal.SIGKILL)
 
 
 def open_gates(gate: Path, *stems: str) -> None:
@@ -140,9 +145,6 @@ def assert_no_survivor(mark: str, grace: float = 3.0) -> None:
     deadline = time.monotonic() + grace
     while (alive := survivors(mark)) and time.monotonic() < deadline:
         time.sleep(0.05)
-    if alive:
-        for line in alive:
-            os.kill(int(line.split(":")[0]), signal.SIGKILL)  # leave no orphan behind the test
     assert not alive, f"processes of the killed build survived it: {alive}"
 
 
