@@ -11,12 +11,22 @@ percent format with a cell tagged ``parameters``) it
    the same source, parameters and package code (a hash kept in the
    notebook's metadata); otherwise converts it with Jupytext (kernel
    ``python3``) and executes it with papermill from the repository root,
-   within a per-notebook time limit, writing the result atomically;
+   within a per-notebook time limit;
 3. builds the HTML with ``jupyter-book build -W -n --keep-going`` (execution
    off: papermill's outputs are published as they are) and prints the path
    of ``index.html``.
 
 Any failure prints one line naming the notebook (or the build) and exits 1.
+
+A build killed at any point (``kill -9`` included) leaves each executed
+notebook complete, the previous one or the new one, and the same command
+then gives the same result.  Everything a build writes while it runs (the
+converted input, papermill's output, a kernel spec) lies in a folder of its
+own, ``book/executed/.tmp-<pid>-<random>/``; a notebook that succeeded is
+fsync'ed there and renamed into place, and a later build removes the folders
+whose process is gone.  On Linux, papermill, its Jupyter kernel and Jupyter
+Book ask the system for SIGKILL when their parent dies (``PR_SET_PDEATHSIG``),
+so no orphan keeps executing a chapter or writing after the build is killed.
 
 Run ``python book/build.py --help`` for the options.
 """
@@ -28,9 +38,11 @@ import ast
 import hashlib
 import json
 import os
+import secrets
+import shutil
+import signal
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -39,6 +51,24 @@ NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "executed"
 SHARED_SECTION = "shared"
 HASH_KEY = "emocirc_build_hash"
+TMP_PREFIX = ".tmp-"
+KERNEL_NAME = "emocirc-book-python3"
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+# The kernel papermill starts: ipykernel, which first asks Linux for SIGKILL
+# when papermill (its parent) dies, and exits if papermill is already gone.
+KERNEL_LAUNCHER = """\
+import os, signal, sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]  # as ipykernel_launcher: the working folder is not an import root
+if sys.platform.startswith("linux"):
+    import ctypes
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+    if str(os.getppid()) != os.environ.get("JPY_PARENT_PID", str(os.getppid())):
+        os._exit(1)
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
 
 
 class BuildError(Exception):
@@ -152,31 +182,129 @@ def executed_hash(path: Path) -> str | None:
         return None
 
 
+def _die_with_parent(parent: int):
+    """A ``preexec_fn``: the child gets SIGKILL when ``parent`` dies (Linux; elsewhere None)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # loaded before the fork, called after it
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # the parent died before the request
+            os._exit(1)
+
+    return preexec
+
+
+def _fsync(path: Path) -> None:
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems (and Windows) cannot fsync a directory
+    finally:
+        os.close(fd)
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid() or os.name != "posix":
+        return True  # elsewhere os.kill(pid, 0) would end the process: keep its folder
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # another user's process: keep its folder
+    return True
+
+
+def sweep(folder: Path) -> list[Path]:
+    """Remove the temporary folders of builds into ``folder`` whose process is gone; return them."""
+    removed = []
+    for tmp in folder.glob(f"{TMP_PREFIX}*") if folder.is_dir() else []:
+        pid = tmp.name[len(TMP_PREFIX) :].split("-")[0]
+        if tmp.is_dir() and pid.isdigit() and not _pid_alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            removed.append(tmp)
+    return removed
+
+
+def _build_folder(parent: Path) -> Path:
+    """A new, empty temporary folder of this process in ``parent``."""
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        tmp = parent / f"{TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            tmp.mkdir()
+            return tmp
+        except FileExistsError:
+            continue
+
+
+def _write_kernel_spec(tmp: Path) -> Path:
+    """A Jupyter data folder in ``tmp`` with the kernel :data:`KERNEL_NAME` (this interpreter)."""
+    spec = tmp / "jupyter" / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True)
+    argv = [sys.executable, "-c", KERNEL_LAUNCHER, "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Python 3", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel, indent=1))
+    return tmp / "jupyter"
+
+
+def _display(path: Path) -> str:
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
 def execute(
     source: Path, output: Path, params: dict, timeout: float, key: str = "", cwd: Path = ROOT
 ) -> float:
     """Execute one chapter with papermill into ``output`` (atomically); return the seconds taken.
 
     ``key`` is stored in the notebook's metadata for :func:`execute_all` to reuse it.
+    Every temporary file lies in a folder of this process beside ``output``
+    (see :func:`sweep`); ``output`` is replaced, fsync'ed, only when the
+    notebook ran without an error, so it is always the previous complete
+    notebook or the new complete one.
     """
     import nbformat
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="emocirc-book-") as tmp:
-        tmp_in = Path(tmp) / f"{source.stem}.ipynb"
-        tmp_out = Path(tmp) / f"{source.stem}.out.ipynb"
-        tmp_params = Path(tmp) / "params.json"
-        nbformat.write(read_notebook(source), tmp_in)
+    tmp = _build_folder(output.parent)
+    try:
+        tmp_in = tmp / f"{source.stem}.ipynb"
+        tmp_out = tmp / f"{source.stem}.out.ipynb"
+        tmp_params = tmp / "params.json"
+        nb = read_notebook(source)
+        kernelspec = nb.metadata["kernelspec"]
+        nbformat.write(nb, tmp_in)
         tmp_params.write_text(json.dumps(params))
+        jupyter_path = [str(_write_kernel_spec(tmp)), os.environ.get("JUPYTER_PATH", "")]
         cmd = [
             sys.executable, "-m", "papermill", str(tmp_in), str(tmp_out),
-            "-f", str(tmp_params), "-k", "python3", "--cwd", str(cwd), "--no-progress-bar",
+            "-f", str(tmp_params), "-k", KERNEL_NAME, "--cwd", str(cwd), "--no-progress-bar",
         ]  # fmt: skip
+        # Figures must land in the notebook as PNGs, whatever backend the caller set.
+        env = {
+            **os.environ,
+            "MPLBACKEND": "module://matplotlib_inline.backend_inline",
+            "JUPYTER_PATH": os.pathsep.join(p for p in jupyter_path if p),
+        }
         start = time.monotonic()
         try:
-            # Figures must land in the notebook as PNGs, whatever backend the caller set.
-            env = {**os.environ, "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+            proc = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                preexec_fn=_die_with_parent(os.getpid()),
+            )
         except subprocess.TimeoutExpired as err:
             raise BuildError(f"{source.name}: did not finish within {timeout:.0f} s") from err
         seconds = time.monotonic() - start
@@ -190,9 +318,17 @@ def execute(
                 f"{source.name}: a cell raised {errors[0].get('ename')}: {errors[0].get('evalue')}"
             )
         nb.metadata[HASH_KEY] = key
-        staged = output.with_name(f".{output.name}.tmp")
+        nb.metadata["kernelspec"] = kernelspec
+        if "papermill" in nb.metadata:  # where the notebook came from, not the temporaries
+            nb.metadata.papermill["input_path"] = _display(source)
+            nb.metadata.papermill["output_path"] = _display(output)
+        staged = tmp / f"{output.stem}.done.ipynb"
         nbformat.write(nb, staged)
+        _fsync(staged)
         os.replace(staged, output)
+        _fsync(output.parent)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return seconds
 
 
@@ -206,22 +342,29 @@ def _papermill_error(stderr: str) -> str:
     return lines[-1] if lines else "papermill failed without a message"
 
 
-def execute_all(params_file: Path | None, timeout: float, only: list[str] | None = None) -> list[Path]:
-    """Execute (or reuse) every chapter; return the executed notebooks."""
-    notebooks = discover()
+def execute_all(
+    params_file: Path | None,
+    timeout: float,
+    only: list[str] | None = None,
+    notebooks_dir: Path = NOTEBOOKS,
+    executed_dir: Path = EXECUTED,
+) -> list[Path]:
+    """Execute (or reuse) every chapter of ``notebooks_dir`` into ``executed_dir``; return them."""
+    notebooks = discover(notebooks_dir)
     if not notebooks:
-        raise BuildError(f"no notebooks found in {NOTEBOOKS}")
+        raise BuildError(f"no notebooks found in {notebooks_dir}")
     overrides = load_params(params_file, notebooks)
     package = package_digest()
+    sweep(executed_dir)
     done = []
     for source in notebooks:
         if only and source.stem not in only:
             continue
         params = overrides[source.stem]
         key = build_hash(source, params, package)
-        output = EXECUTED / f"{source.stem}.ipynb"
+        output = executed_dir / f"{source.stem}.ipynb"
         if executed_hash(output) == key:
-            print(f"[book] {source.name}: unchanged, reusing {output.relative_to(ROOT)}", flush=True)
+            print(f"[book] {source.name}: unchanged, reusing {_display(output)}", flush=True)
         else:
             print(
                 f"[book] {source.name}: executing with {json.dumps(params) if params else 'defaults'}",
@@ -237,7 +380,13 @@ def build_html(root: Path = ROOT) -> Path:
     """Run Jupyter Book over the executed notebooks in ``root``; return the path of index.html."""
     jupyter_book = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jupyter_book), "build", str(root), "-W", "-n", "--keep-going"]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=root)
+    proc = subprocess.run(
+        cmd,
+        capture_output=True,
+        text=True,
+        cwd=root,
+        preexec_fn=_die_with_parent(os.getpid()),
+    )
     log = proc.stdout + proc.stderr
     warnings = [line for line in log.splitlines() if "WARNING" in line or "ERROR" in line]
     if proc.returncode != 0 or warnings:
@@ -256,9 +405,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds allowed per notebook")
     parser.add_argument("--only", nargs="*", help="execute only these notebook stems")
     parser.add_argument("--no-html", action="store_true", help="execute the notebooks, skip Jupyter Book")
+    parser.add_argument(
+        "--notebooks", type=Path, default=NOTEBOOKS, help="folder of the chapters (default: notebooks/)"
+    )
+    parser.add_argument(
+        "--executed",
+        type=Path,
+        default=EXECUTED,
+        help="folder of the executed notebooks (default: book/executed/; another one needs --no-html)",
+    )
     args = parser.parse_args(argv)
     try:
-        execute_all(args.params, args.timeout, args.only)
+        if not args.no_html and args.executed.resolve() != EXECUTED.resolve():
+            raise BuildError(
+                f"--executed {args.executed}: the book's _toc.yml reads {_display(EXECUTED)}; "
+                "add --no-html to execute elsewhere"
+            )
+        if not args.notebooks.is_dir():
+            raise BuildError(f"--notebooks {args.notebooks}: no such folder")
+        execute_all(args.params, args.timeout, args.only, args.notebooks, args.executed)
         if not args.no_html:
             index = build_html()
             print(f"[book] built {index}")

@@ -89,6 +89,10 @@ def test_execute_injects_parameters_and_stores_the_hash(chapter, tmp_path):
     build.execute(chapter, out, {"n": 2, "label": "ab"}, timeout=120, key="k1", cwd=tmp_path)
     nb = json.loads(out.read_text())
     assert build.executed_hash(out) == "k1"
+    # The notebook names its chapter, not the temporaries it ran from (removed, as the kernel spec).
+    assert nb["metadata"]["papermill"]["input_path"] == str(chapter.resolve())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    assert sorted(p.name for p in out.parent.iterdir()) == ["01_test.ipynb"]
     printed = "".join(
         "".join(o.get("text", ""))
         for c in nb["cells"]
@@ -107,6 +111,7 @@ def test_a_cell_error_names_the_notebook_and_keeps_the_old_output(tmp_path):
     with pytest.raises(build.BuildError, match=r"03_failing.py: .*ValueError.*broken chapter 7"):
         build.execute(source, out, {"n": 7}, timeout=120, cwd=tmp_path)
     assert out.read_text() == "previous"
+    assert not list(tmp_path.glob(f"{build.TMP_PREFIX}*"))  # a failed chapter leaves no temporary
 
 
 def test_every_chapter_has_a_parameters_cell_and_a_toc_entry():
