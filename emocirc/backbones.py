@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from emocirc.errors import EmocircError
+from emocirc.frames import frame_hop
 
 if TYPE_CHECKING:
     from emocirc.checkpoints import CheckpointInfo
@@ -103,10 +104,7 @@ class Backbone:
     @property
     def frame_rate(self) -> float:
         """Frames per second of the hidden states (50 for wav2vec2's 20 ms hop)."""
-        hop = 1
-        for stride in self.model.config.conv_stride:
-            hop *= int(stride)
-        return 16000.0 / hop
+        return 16000.0 / frame_hop(self.model.config)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Save the encoder and its feature-extractor settings in Hugging Face format."""

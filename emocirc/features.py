@@ -87,6 +87,7 @@ from emocirc._io import atomic_path, default_cache_dir, save_npz
 from emocirc.audio import SAMPLE_RATE, audio_info, load_audio
 from emocirc.backbones import Backbone, load_backbone
 from emocirc.errors import EmocircError
+from emocirc.frames import conv_output_length, frame_counts, receptive_field
 
 #: Arrays every features file holds.
 REQUIRED_ARRAYS: tuple[str, ...] = ("ids", "labels", "speakers", "embeddings", "layers", "valence", "arousal")
@@ -359,26 +360,6 @@ class _StopForward(Exception):
     """Raised from a hook once the highest requested layer is computed."""
 
 
-def _conv_lengths(lengths: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
-    return torch.div(lengths - conv.kernel_size[0], conv.stride[0], rounding_mode="floor") + 1
-
-
-def frame_counts(backbone_or_config: Any, samples: Iterable[int]) -> list[int]:
-    """Valid output frames of the CNN for signals of ``samples`` samples (host arithmetic, no device).
-
-    Examples
-    --------
-    >>> from emocirc.backbones import load_backbone
-    >>> frame_counts(load_backbone("tiny").model, [16000, 400, 8000])
-    [49, 1, 24]
-    """
-    config = getattr(backbone_or_config, "config", backbone_or_config)
-    counts = [int(n) for n in samples]
-    for kernel, stride in zip(config.conv_kernel, config.conv_stride, strict=True):
-        counts = [(n - kernel) // stride + 1 for n in counts]
-    return counts
-
-
 def normalize_signals(waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     """The feature extractor's zero-mean, unit-variance step, per row over its first ``lengths`` samples.
 
@@ -449,7 +430,7 @@ def _feature_encoder(
             h = conv_layer.activation(
                 _fused_first_layer(x, conv, *first_affine, channels_last=mode != "conv")
             )
-            lengths = _conv_lengths(lengths, conv)
+            lengths = conv_output_length(lengths, conv.kernel_size[0], conv.stride[0])
             continue
         if mode == "strided":
             h = _strided_conv(h, conv)
@@ -459,7 +440,7 @@ def _feature_encoder(
             h = torch.nn.functional.linear(windows.reshape(*windows.shape[:2], -1), weight, conv.bias)
         else:
             h = conv(h)
-        lengths = _conv_lengths(lengths, conv)
+        lengths = conv_output_length(lengths, conv.kernel_size[0], conv.stride[0])
         norm = getattr(conv_layer, "layer_norm", None)
         if i == 0 and first_affine is not None:
             # In place on the largest tensor of the network: B x T x C, or B x C x T for "conv".
@@ -571,7 +552,7 @@ def _first_norm_affine(
         return None
     kernel, stride = conv.kernel_size[0], conv.stride[0]
     batch, samples = x.shape
-    out_lengths = _conv_lengths(lengths, conv)
+    out_lengths = conv_output_length(lengths, conv.kernel_size[0], conv.stride[0])
     with torch.autocast(device_type=x.device.type, enabled=False):
         x = x.float()
         frames = (samples - kernel) // stride + 1
@@ -1604,7 +1585,7 @@ def _check_shard(shard: tuple[int, int]) -> tuple[int, int]:
 def _start_batch(loaded, backbone, layers, device, precision, frames):
     """Sort a loaded batch into good signals and problems, and queue the good ones' forward pass."""
     good, problems = [], []
-    minimum = _min_samples(backbone)
+    minimum = receptive_field(backbone)
     for item, wave in loaded:
         if isinstance(wave, str):
             problems.append(wave)
@@ -1635,17 +1616,6 @@ def _finish_batch(started, store, results, skipped, skip_bad, bar) -> None:
     if problems and not skip_bad:
         raise EmocircError(problems[0])
     skipped.extend(problems)
-
-
-def _min_samples(backbone: Backbone) -> int:
-    # Receptive field of one output frame of the CNN (400 samples for wav2vec2).
-    field_size, jump = 1, 1
-    for kernel, stride in zip(
-        backbone.model.config.conv_kernel, backbone.model.config.conv_stride, strict=True
-    ):
-        field_size += (kernel - 1) * jump
-        jump *= stride
-    return field_size
 
 
 def _progress_bar(total_samples: int, enabled: bool):
@@ -1734,7 +1704,7 @@ def extract_windows(
     # The key is of the decoded samples, as for utterances; only the cache needs it.
     audio_hash = content_hash(signal) if cache else ""
     bounds = window_bounds(len(signal), window, hop)
-    if bounds[0][1] - bounds[0][0] < _min_samples(backbone):
+    if bounds[0][1] - bounds[0][0] < receptive_field(backbone):
         raise EmocircError(f"{name}: recording of {len(signal)} samples is too short for one frame")
     per_chunk = max(1, int(batch_seconds // window))
     # Chunks set the cache's granularity; on a CPU each is forwarded a few windows at a

@@ -88,11 +88,11 @@ from emocirc.features import (
     _fast_pos_conv,
     _feature_encoder,
     _run_encoder,
-    frame_counts,
     normalize_signals,
     resolve_device,
 )
 from emocirc.finetune_config import MODES, FinetuneConfig, _digest  # noqa: F401 (MODES re-exported)
+from emocirc.frames import frame_counts
 from emocirc.labels import to_four_class
 from emocirc.metrics import classification_summary
 from emocirc.splits import PROTOCOLS, Split, folds  # noqa: F401 (PROTOCOLS re-exported)
@@ -162,7 +162,7 @@ class EmotionClassifier(nn.Module):
                 hidden = self._encode_fast(waveforms)
             else:
                 hidden = self.encoder(waveforms, attention_mask=mask).last_hidden_state
-        frames = self.encoder._get_feat_extract_output_lengths(lengths).clamp(min=1, max=hidden.shape[1])
+        frames = frame_counts(self.encoder, lengths, add_adapter=None).clamp(min=1, max=hidden.shape[1])
         valid = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < frames[:, None]
         valid = valid.to(hidden.dtype).unsqueeze(-1)
         return (hidden * valid).sum(dim=1) / frames.to(hidden.dtype).unsqueeze(-1)
@@ -233,7 +233,7 @@ class EmotionClassifier(nn.Module):
         with torch.no_grad(), torch.autocast(device_type=waveforms.device.type, enabled=False):
             full = torch.full((batch,), width, device=waveforms.device, dtype=torch.long)
             feats, _ = _feature_encoder(cnn, waveforms.float(), full, padded=False)
-            feats = feats[:, : frame_counts(self.encoder, [width])[0]]
+            feats = feats[:, : frame_counts(self.encoder, width)]
         projected = self.encoder.feature_projection(feats)
         hidden = projected[0] if isinstance(projected, tuple) else projected
         # The positional convolution (kernel 128, 16 groups) as an FFT convolution with gradients.

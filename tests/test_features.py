@@ -13,6 +13,7 @@ import torch
 from emocirc import features as F
 from emocirc.backbones import fingerprint, load_backbone
 from emocirc.errors import EmocircError
+from emocirc.frames import conv_output_length, frame_counts
 
 SR = 16_000
 
@@ -97,7 +98,7 @@ def test_tiny_has_group_norm_so_padding_matters(tiny):
         batch[i, : len(w)] = torch.from_numpy((w - w.mean()) / np.sqrt(w.var() + 1e-7))
     with torch.no_grad():
         out = tiny.model(batch, output_hidden_states=True)
-    n = int(tiny.model._get_feat_extract_output_lengths(4_000))
+    n = frame_counts(tiny, 4_000)
     naive = np.stack([h[0, :n].mean(0).numpy() for h in out.hidden_states])
     assert _rel(naive, ref) > 1e-2
 
@@ -120,7 +121,7 @@ def test_frames_match_reference_and_pool_to_embeddings(tiny):
             out = tiny.model(torch.from_numpy(x)[None], output_hidden_states=True)
         expected = np.stack([out.hidden_states[k][0].numpy() for k in (0, 2)])
         assert feats.frames[i].shape == expected.shape  # (L, T, D), one row per 20 ms
-        assert expected.shape[1] == (len(wave) - 400) // 320 + 1
+        assert expected.shape[1] == (len(wave) - 400) // 320 + 1 == frame_counts(tiny, len(wave))
         np.testing.assert_allclose(feats.frames[i], expected, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(feats.embeddings[i], expected.mean(1), rtol=1e-4, atol=1e-5)
 
@@ -543,7 +544,7 @@ def test_strided_and_unfolded_cnn_match_convolution(model, first_layer, monkeypa
     fe = backbone.model.feature_extractor
     lengths = [9_000, 6_001, 4_321]
     x = torch.from_numpy(np.stack([np.pad(w, (0, 9_000 - len(w))) for w in _signals(lengths)]))
-    expected_frames = F.frame_counts(backbone.model, lengths)
+    expected_frames = frame_counts(backbone.model, lengths)
     with torch.inference_mode():
         results = {
             mode: F._feature_encoder(fe, x, torch.tensor(lengths), padded=True, mode=mode)
@@ -591,7 +592,7 @@ def test_analytic_first_group_norm_matches_the_reduction(tiny):
         with torch.inference_mode():
             scale, shift = F._first_norm_affine(x, lengths, module)
             h = conv(x[:, None]).transpose(1, 2)
-            frames = F._conv_lengths(lengths, conv)
+            frames = conv_output_length(lengths, conv.kernel_size[0], conv.stride[0])
             reference = F._group_norm_valid(h, frames.tolist(), norm)
         for i, n in enumerate(frames.tolist()):
             torch.testing.assert_close(h[i, :n] * scale[i] + shift[i], reference[i, :n], rtol=1e-4, atol=1e-4)
