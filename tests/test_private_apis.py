@@ -14,8 +14,9 @@ import pytest
 import torch
 import transformers
 
-from emocirc import features as F
+from emocirc import fast_forward as F
 from emocirc.backbones import load_backbone
+from emocirc.frames import frame_counts
 
 CHECKED = {"torch": "2.13.0", "transformers": "5.24.0"}
 VERSIONS = f"checked against torch {CHECKED['torch']} and transformers {CHECKED['transformers']}; " + (
@@ -77,7 +78,7 @@ def test_feature_extractor_output_lengths_match_the_cnn_arithmetic(tiny):
     # EmotionClassifier.pool counts each utterance's frames with this transformers method.
     lengths = [16_000, 8_000, 400, 401]
     got = tiny.model._get_feat_extract_output_lengths(torch.tensor(lengths))
-    assert got.tolist() == F.frame_counts(tiny.model, lengths), VERSIONS
+    assert got.tolist() == frame_counts(tiny.model, lengths), VERSIONS
 
 
 def test_the_fast_paths_still_recognise_wav2vec2(tiny):
@@ -101,5 +102,5 @@ def test_own_encoder_loop_is_taken_for_wav2vec2(tiny, monkeypatch):
     hidden = torch.randn(2, 12, tiny.hidden_size)
     mask = torch.arange(12)[None] < torch.tensor([12, 7])[:, None]
     with torch.inference_mode():
-        out = F._run_encoder(encoder.eval(), hidden, mask)
+        out = F.run_encoder(encoder.eval(), hidden, mask)
     assert out.shape == hidden.shape
