@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from emocirc._io import write_json  # noqa: E402
 from emocirc.audio import load_audio  # noqa: E402
 from emocirc.backbones import load_backbone  # noqa: E402
+from emocirc.compat import attn_implementation  # noqa: E402
 from emocirc.cpu_int8 import FORCE_BF16_ENV, cpu_has_native_bf16  # noqa: E402
 from emocirc.fast_forward import StrictFP32, tuning  # noqa: E402
 from emocirc.features import (  # noqa: E402
@@ -381,7 +382,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"device": device_name, "audio_s": audio, "naive_x_rt": naive_audio / t_naive, "runs": []}
     print(f"naive per-file loop, fp32, all layers: {naive_audio / t_naive:9.1f}x real time ({t_naive:.2f} s)")
     ref = np.stack(ref)
-    print(f"attention: {backbone.model.config._attn_implementation}")
+    print(f"attention: {attn_implementation(backbone.model.config)}")
     if args.variants:
         results["variants"] = variants(backbone, waves, device, ref, results["naive_x_rt"], default_batch)
         if args.profile:

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from emocirc import compat
 from emocirc.backbones import Backbone
 from emocirc.errors import EmocircError
 from emocirc.frames import conv_output_length, frame_counts
@@ -656,7 +657,7 @@ def _weights_stamp(module: torch.nn.Module) -> tuple:
     params = list(module.parameters())
     return (
         tuple(p.data_ptr() for p in params),
-        tuple(0 if p.is_inference() else p._version for p in params),
+        tuple(compat.tensor_version(p) for p in params),
         params[0].dtype if params else None,
         params[0].device if params else None,
     )
@@ -673,11 +674,11 @@ class _PackedLinear(torch.nn.Module):
     def __init__(self, linear: torch.nn.Linear) -> None:
         super().__init__()
         self.in_features, self.out_features = linear.in_features, linear.out_features
-        self.packed = torch.ops.mkldnn._reorder_linear_weight(linear.weight.detach(), None)
+        self.packed = compat.onednn_pack_linear_weight(linear.weight.detach())
         self.bias = None if linear.bias is None else linear.bias.detach()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.ops.mkldnn._linear_pointwise(x, self.packed, self.bias, "none", [], "")
+        return compat.onednn_linear(x, self.packed, self.bias)
 
 
 @functools.cache
@@ -693,10 +694,10 @@ def cpu_prepacks_bf16() -> bool:
     >>> isinstance(cpu_prepacks_bf16(), bool)
     True
     """
-    if not torch.backends.mkldnn.is_available():
+    if not compat.has_onednn_linear_ops():
         return False
     try:
-        torch.ops.mkldnn._reorder_linear_weight(torch.zeros(8, 8, dtype=torch.bfloat16), None)
+        compat.onednn_pack_linear_weight(torch.zeros(8, 8, dtype=torch.bfloat16))
     except (RuntimeError, AttributeError):
         return False
     return True
@@ -757,8 +758,8 @@ def run_encoder(encoder: torch.nn.Module, hidden: torch.Tensor, mask: torch.Tens
     config = getattr(encoder, "config", None)
     own = (
         current_tuning().encoder == "own"
-        and type(encoder).__name__ in ("Wav2Vec2Encoder", "HubertEncoder")
-        and getattr(config, "_attn_implementation", None) == "sdpa"
+        and compat.is_plain_wav2vec2_encoder(encoder)
+        and compat.attn_implementation(config) == "sdpa"
         and not getattr(config, "do_stable_layer_norm", False)
         and not (encoder.training and getattr(config, "layerdrop", 0.0) > 0.0)
         and hasattr(encoder, "layer_norm")

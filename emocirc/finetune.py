@@ -81,6 +81,7 @@ from emocirc._io import (
 )
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.backbones import PRETRAINED_BUILTINS, pretrained_key
+from emocirc.compat import compiled_call, is_plain_wav2vec2_model, set_compiled_call
 from emocirc.errors import EmocircError
 from emocirc.fast_forward import (
     current_tuning,
@@ -189,16 +190,16 @@ class EmotionClassifier(nn.Module):
             for layer in layers:
                 layer.compile(**self.compile_options)
                 # Module.compile keeps the compiled call here; it is switched on only inside this block.
-                calls.append(layer._compiled_call_impl)
-                layer._compiled_call_impl = None
+                calls.append(compiled_call(layer))
+                set_compiled_call(layer, None)
             self._layer_calls = (dict(self.compile_options), calls)
         for layer, call in zip(layers, self._layer_calls[1], strict=True):
-            layer._compiled_call_impl = call
+            set_compiled_call(layer, call)
         try:
             yield
         finally:
             for layer in layers:
-                layer._compiled_call_impl = None
+                set_compiled_call(layer, None)
 
     def _fast_cnn_usable(self) -> bool:
         """Whether the CNN needs no gradient here, and the model is one whose forward :meth:`_encode_fast` repeats."""
@@ -209,7 +210,7 @@ class EmotionClassifier(nn.Module):
         return (
             self.fast_cnn
             and frozen
-            and type(self.encoder).__name__ in ("Wav2Vec2Model", "HubertModel")
+            and is_plain_wav2vec2_model(self.encoder)
             and not getattr(config, "add_adapter", False)
             and not (self.training and getattr(config, "apply_spec_augment", False))
         )

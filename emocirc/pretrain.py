@@ -319,11 +319,11 @@ def _crop_frames(config: PretrainConfig) -> int:
 
 
 def _masks(config: PretrainConfig, batch: int, frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
+    from emocirc.compat import compute_mask_indices, sample_negative_indices
 
     with _numpy_seeded(seed):
-        mask = _compute_mask_indices((batch, frames), config.mask_prob, config.mask_length, min_masks=2)
-        negatives = _sample_negative_indices((batch, frames), config.num_negatives, mask)
+        mask = compute_mask_indices((batch, frames), config.mask_prob, config.mask_length, min_masks=2)
+        negatives = sample_negative_indices((batch, frames), config.num_negatives, mask)
     return mask, negatives
 
 
