@@ -313,7 +313,8 @@ def fingerprint(model: torch.nn.Module) -> str:
         digest.update(json.dumps(cfg, sort_keys=True, default=str).encode())
     for key, tensor in sorted(model.state_dict().items()):
         digest.update(key.encode())
-        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+        # reshape: 0-d tensors (a batch norm's step count) cannot be viewed as bytes; same bytes otherwise.
+        digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 

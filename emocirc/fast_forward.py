@@ -595,7 +595,9 @@ def fast_pos_conv(encoder: torch.nn.Module, enabled: bool, trainable: bool = Fal
         and conv.dilation[0] == 1
         and hasattr(original, "padding")
         and hasattr(original, "activation")
-        and not hasattr(original, "batch_norm")  # variants with extra steps keep their module
+        # HuBERT keeps a batch_norm attribute, None unless its config asks for one: only variants
+        # with that extra step keep their module.
+        and getattr(original, "batch_norm", None) is None
     )
     if not usable:
         yield

@@ -386,13 +386,18 @@ class FeatureCache:
             self._writer = ThreadPoolExecutor(max_workers=self.WRITERS, thread_name_prefix="emocirc-cache")
         if len(self._pending) >= self.MAX_PENDING:
             self._wait(self.MAX_PENDING // 2)
-        self._pending.append(self._writer.submit(self.write, key, np.array(array, dtype=np.float32)))
+        # A float32 copy: the caller may reuse its array while the write is pending.
+        self._pending.append(self._writer.submit(self._write, key, np.array(array, dtype=np.float32)))
 
     def write(self, key: str, array: np.ndarray) -> None:
-        """Write an entry now, atomically (fsync'ed, then renamed into place)."""
+        """Write an entry now, atomically (fsync'ed, then renamed into place), as float32."""
+        self._write(key, np.asarray(array, dtype=np.float32))
+
+    def _write(self, key: str, array: np.ndarray) -> None:
+        """:meth:`write` of an array that is float32 already (no second conversion)."""
         with atomic_path(self._path(key), suffix=".npy") as tmp:
             with open(tmp, "wb") as fh:
-                np.save(fh, np.asarray(array, dtype=np.float32))
+                np.save(fh, array)
 
     def _wait(self, keep: int = 0) -> None:
         done, self._pending = (
@@ -941,43 +946,44 @@ def extract_windows(
     store = FeatureCache(cache_dir, backbone.fingerprint) if cache else None
     bar = _progress_bar(len(bounds) * int(window * SAMPLE_RATE), progress)
     rows: list[np.ndarray] = []
-    for first in range(0, len(bounds), per_chunk):
-        chunk = bounds[first : first + per_chunk]
-        key = None
-        if store is not None:
-            key = store.key(
-                audio_hash,
-                layers=layer_list,
-                pooling="mean",
-                precision=prec,
-                window=[window, hop, first, per_chunk],
-            )
-            hit = store.get(key)
-            if hit is not None:
-                rows.append(hit)
-                continue
-        # Equal-length windows batch without padding; the last, possibly shorter
-        # recording-sized one only happens when the whole signal fits one window.
-        out = np.stack(
-            [
-                row
-                for sub in range(0, len(chunk), per_forward)
-                for row in forward_hidden_states(
-                    backbone,
-                    [signal[a:b] for a, b in chunk[sub : sub + per_forward]],
-                    layer_list,
-                    device=dev,
+    # Leaving the block waits for the background cache writes, on an error too (what was
+    # computed is kept).
+    with store if store is not None else contextlib.nullcontext():
+        for first in range(0, len(bounds), per_chunk):
+            chunk = bounds[first : first + per_chunk]
+            key = None
+            if store is not None:
+                key = store.key(
+                    audio_hash,
+                    layers=layer_list,
+                    pooling="mean",
                     precision=prec,
+                    window=[window, hop, first, per_chunk],
                 )
-            ]
-        )
-        if store is not None:
-            store.put(key, out)
-        rows.append(out)
-        if bar is not None:
-            bar.update(len(chunk) * window)
-    if store is not None:
-        store.flush()
+                hit = store.get(key)
+                if hit is not None:
+                    rows.append(hit)
+                    continue
+            # Equal-length windows batch without padding; the last, possibly shorter
+            # recording-sized one only happens when the whole signal fits one window.
+            out = np.stack(
+                [
+                    row
+                    for sub in range(0, len(chunk), per_forward)
+                    for row in forward_hidden_states(
+                        backbone,
+                        [signal[a:b] for a, b in chunk[sub : sub + per_forward]],
+                        layer_list,
+                        device=dev,
+                        precision=prec,
+                    )
+                ]
+            )
+            if store is not None:
+                store.put(key, out)
+            rows.append(out)
+            if bar is not None:
+                bar.update(len(chunk) * window)
     if bar is not None:
         bar.close()
     starts = np.array([a / SAMPLE_RATE for a, _ in bounds])

@@ -687,3 +687,37 @@ def test_pipelined_batches_keep_results_and_stop_on_a_bad_file(tiny, tmp_path, m
     assert sum(calls) == 0 and len(good) == 4  # all four came from the cache
     alone = F.extract_features(df.iloc[:4], tiny, precision="fp32", cache=False, batch_seconds=0.01)
     np.testing.assert_allclose(good.embeddings, alone.embeddings, rtol=1e-4, atol=1e-5)
+
+
+def _hubert(directory, **changes):
+    """A tiny HuBERT with the tiny wav2vec2's geometry (random weights), loaded as a backbone."""
+    from transformers import AutoConfig, AutoModel
+
+    from emocirc.backbones import builtin_config
+
+    settings = builtin_config("tiny").to_dict()
+    for key in ("model_type", "architectures", "transformers_version"):
+        settings.pop(key, None)
+    torch.manual_seed(0)
+    AutoModel.from_config(AutoConfig.for_model("hubert", **settings, **changes)).save_pretrained(directory)
+    return load_backbone(directory)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_hubert_fast_path_matches_the_exact_forward(tmp_path, monkeypatch, batch_norm):
+    # HuBERT's positional convolution carries a batch_norm attribute (None unless its config
+    # asks for one): the fast path computes it by FFT unless that extra step is there.
+    backbone = _hubert(tmp_path / "hubert", conv_pos_batch_norm=batch_norm)
+    assert type(backbone.model).__name__ == "HubertModel"
+    calls = []
+    forward = FF._FFTPositionalConv.forward
+    monkeypatch.setattr(FF._FFTPositionalConv, "forward", lambda self, h: calls.append(1) or forward(self, h))
+    waves = _signals(LENGTHS[:4])
+    feats = F.extract_features(waves, backbone, precision="fp32", batch_seconds=1.5, cache=False)
+    assert bool(calls) == (not batch_norm)
+    for i, wave in enumerate(waves):
+        x = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7) if backbone.do_normalize else wave
+        with torch.no_grad():
+            out = backbone.model(torch.from_numpy(x)[None], output_hidden_states=True)
+        expected = np.stack([h[0].mean(0).numpy() for h in out.hidden_states])
+        assert _rel(feats.embeddings[i], expected) < 1e-4
