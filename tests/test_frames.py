@@ -70,3 +70,14 @@ def test_input_kinds_and_bad_input():
     assert conv_output_length(torch.tensor([9, 10]), 10, 5).tolist() == [0, 1]
     with pytest.raises(TypeError, match="conv_kernel"):
         frame_counts(object(), [1])
+
+
+def test_wav2vec2_base_frames_are_one_window_and_hop():
+    # pretrain frames its MFCC units and crops as one 400-sample window every 320 samples:
+    # for wav2vec2-base's CNN that is exactly its frame count.
+    from emocirc import pretrain
+
+    config = builtin_config("base-random")
+    assert (pretrain._HOP, pretrain._WINDOW) == (frame_hop(config), receptive_field(config))
+    lengths = list(range(0, 5_000, 7)) + [16_000, 48_001]
+    assert frame_counts(config, lengths) == [conv_output_length(n, 400, 320) for n in lengths]
