@@ -19,7 +19,7 @@ under ``ONEDNN_MAX_CPU_ISA=AVX2`` too to make oneDNN use only AVX2 kernels.
 ``--also`` times further precisions in the same alternating ``--repeat`` runs.
 
 ``--variants`` times the GPU path with each of its optimisations switched off
-and on (``emocirc.features._TUNING``), every run after a warm-up run on the
+and on (:class:`emocirc.fast_forward.Tuning`), every run after a warm-up run on the
 same audio (so cuFFT plans and cuDNN's algorithm search are paid for).
 
 Random weights are fine for timing: the arithmetic does not depend on them.
@@ -41,13 +41,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from emocirc import features as _features  # noqa: E402
 from emocirc._io import write_json  # noqa: E402
 from emocirc.audio import load_audio, write_wav  # noqa: E402
 from emocirc.backbones import load_backbone  # noqa: E402
+from emocirc.compat import attn_implementation  # noqa: E402
 from emocirc.cpu_int8 import FORCE_BF16_ENV, cpu_has_native_bf16  # noqa: E402
+from emocirc.fast_forward import StrictFP32, tuning  # noqa: E402
 from emocirc.features import (  # noqa: E402
-    _StrictFP32,
     content_hash,
     extract_features,
     resolve_device,
@@ -123,7 +123,7 @@ def naive_loop(backbone, waves, device) -> tuple[float, list[np.ndarray]]:
     sync(device)
     start = time.perf_counter()
     # A true fp32 reference: PyTorch lets cuDNN use TF32 by default.
-    with torch.no_grad(), _StrictFP32():
+    with torch.no_grad(), StrictFP32():
         for wave in waves:
             inputs = extractor(wave, sampling_rate=SR, return_tensors="pt")
             hidden = backbone.model(inputs.input_values.to(device), output_hidden_states=True).hidden_states
@@ -186,25 +186,25 @@ def hf_batched(backbone, waves, device, batch_seconds) -> tuple[float, np.ndarra
 def variants(backbone, waves, device, ref, naive_x_rt, default_batch) -> list[dict]:
     """Time each entry of :data:`VARIANTS` (after a warm-up on the same audio) and print a table."""
     audio = sum(len(w) for w in waves) / SR
-    saved = dict(_features._TUNING)
     rows = []
     print(
         f"\n{'variant':32s} {'prec':5s} {'batch s':>8s} {'x real time':>12s} {'vs naive':>9s} "
         f"{'rel. diff':>9s} {'peak GiB':>9s}"
     )
-    try:
-        for name, prec, batch_seconds, tuning in [
-            ("plain HF batches (not exact)", "bf16", None, None),
-            *VARIANTS,
-        ]:
-            batch_seconds = default_batch * (batch_seconds or 1.0)
-            if prec == "int8" and device.type != "cpu":
-                continue
-            if tuning is not None:
-                _features._TUNING.update(tuning)
-                if tuning["cnn"] == "auto-unfold":
-                    _features._TUNING["cnn"] = "unfold" if device.type == "cuda" else "conv"
-            run = fast if tuning is not None else (lambda b, w, d, p, s: hf_batched(b, w, d, s))
+    for name, prec, batch_seconds, changes in [
+        ("plain HF batches (not exact)", "bf16", None, None),
+        *VARIANTS,
+    ]:
+        batch_seconds = default_batch * (batch_seconds or 1.0)
+        if prec == "int8" and device.type != "cpu":
+            continue
+        changes = dict(changes or {})  # each variant from the default tuning
+        if changes.get("cnn") == "auto-unfold":
+            changes["cnn"] = "unfold" if device.type == "cuda" else "conv"
+        run = (
+            fast if name != "plain HF batches (not exact)" else (lambda b, w, d, p, s: hf_batched(b, w, d, s))
+        )
+        with tuning(**changes):
             try:
                 run(backbone, waves, device, prec, batch_seconds)  # warm-up: plans, algorithm search
                 if device.type == "cuda":
@@ -214,25 +214,22 @@ def variants(backbone, waves, device, ref, naive_x_rt, default_batch) -> list[di
                 print(f"{name:32s} {prec:5s} {batch_seconds:8.0f} out of GPU memory")
                 torch.cuda.empty_cache()
                 continue
-            peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
-            row = {
-                "variant": name,
-                "precision": prec,
-                "batch_s": batch_seconds,
-                "x_rt": audio / elapsed,
-                "ratio": audio / elapsed / naive_x_rt,
-                "rel_diff": rel_error(emb[: len(ref)], ref),
-                "peak_gib": peak,
-            }
-            rows.append(row)
-            print(
-                f"{name:32s} {prec:5s} {batch_seconds:8.0f} {row['x_rt']:12.1f} {row['ratio']:9.1f} "
-                f"{row['rel_diff']:9.1e} {peak:9.1f}",
-                flush=True,
-            )
-    finally:
-        _features._TUNING.clear()
-        _features._TUNING.update(saved)
+        peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
+        row = {
+            "variant": name,
+            "precision": prec,
+            "batch_s": batch_seconds,
+            "x_rt": audio / elapsed,
+            "ratio": audio / elapsed / naive_x_rt,
+            "rel_diff": rel_error(emb[: len(ref)], ref),
+            "peak_gib": peak,
+        }
+        rows.append(row)
+        print(
+            f"{name:32s} {prec:5s} {batch_seconds:8.0f} {row['x_rt']:12.1f} {row['ratio']:9.1f} "
+            f"{row['rel_diff']:9.1e} {peak:9.1f}",
+            flush=True,
+        )
     return rows
 
 
@@ -385,7 +382,7 @@ def main(argv: list[str] | None = None) -> dict:
     results = {"device": device_name, "audio_s": audio, "naive_x_rt": naive_audio / t_naive, "runs": []}
     print(f"naive per-file loop, fp32, all layers: {naive_audio / t_naive:9.1f}x real time ({t_naive:.2f} s)")
     ref = np.stack(ref)
-    print(f"attention: {backbone.model.config._attn_implementation}")
+    print(f"attention: {attn_implementation(backbone.model.config)}")
     if args.variants:
         results["variants"] = variants(backbone, waves, device, ref, results["naive_x_rt"], default_batch)
         if args.profile:

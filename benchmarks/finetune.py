@@ -17,7 +17,7 @@ transformer layers through ``torch.compile`` (regional compilation,
 :meth:`emocirc.finetune.EmotionClassifier.compiled_layers`; the compile time
 is in the warm-up, reported apart); ``--no-fast-cnn`` runs the
 frozen CNN through the model's own modules instead of
-:func:`emocirc.features._feature_encoder`.  ``--bucket`` draws lengths from
+:func:`emocirc.fast_forward.feature_encoder`.  ``--bucket`` draws lengths from
 3-6 s (mean 4.5 s) and rounds each batch's padded length up to a 0.25 s
 grid, as length bucketing with ``pad_multiple`` does, so ``--compile`` and
 ``--graphs`` see few distinct shapes.  Results go to stdout (and ``--json``).
@@ -26,6 +26,7 @@ grid, as length bucketing with ``pad_multiple`` does, so ``--compile`` and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import sys
 import time
@@ -33,15 +34,20 @@ import time
 import numpy as np
 import torch
 
-from emocirc import features
 from emocirc._io import write_json
 from emocirc.backbones import load_backbone
+from emocirc.fast_forward import tuning
 from emocirc.finetune import EmotionClassifier, TrainStep, training_uses_fft
 
 IEMOCAP_UTTERANCES = 5531
 
 
 def main(argv: list[str] | None = None) -> dict:
+    with contextlib.ExitStack() as stack:
+        return _main(stack, argv)
+
+
+def _main(stack: contextlib.ExitStack, argv: list[str] | None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="base-random")
     p.add_argument("--device", default="auto")
@@ -88,7 +94,7 @@ def main(argv: list[str] | None = None) -> dict:
         model.encoder.requires_grad_(False)
     model.fast_cnn = not args.no_fast_cnn
     if args.module_pos_conv:
-        features._TUNING["pos_conv"] = "module"
+        stack.enter_context(tuning(pos_conv="module"))  # for the rest of the run
     enc_params = [q for q in model.encoder.parameters() if q.requires_grad]
     graphs = args.graphs and device.startswith("cuda")
     fused = not args.unfused and device.startswith("cuda")

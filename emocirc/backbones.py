@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from emocirc.errors import EmocircError
+from emocirc.frames import frame_hop
 
 if TYPE_CHECKING:
     from emocirc.checkpoints import CheckpointInfo
@@ -103,10 +104,7 @@ class Backbone:
     @property
     def frame_rate(self) -> float:
         """Frames per second of the hidden states (50 for wav2vec2's 20 ms hop)."""
-        hop = 1
-        for stride in self.model.config.conv_stride:
-            hop *= int(stride)
-        return 16000.0 / hop
+        return 16000.0 / frame_hop(self.model.config)
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> None:
         """Save the encoder and its feature-extractor settings in Hugging Face format."""
@@ -315,7 +313,8 @@ def fingerprint(model: torch.nn.Module) -> str:
         digest.update(json.dumps(cfg, sort_keys=True, default=str).encode())
     for key, tensor in sorted(model.state_dict().items()):
         digest.update(key.encode())
-        digest.update(tensor.detach().to("cpu").contiguous().view(torch.uint8).numpy().tobytes())
+        # reshape: 0-d tensors (a batch norm's step count) cannot be viewed as bytes; same bytes otherwise.
+        digest.update(tensor.detach().to("cpu").contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
 
 

@@ -12,7 +12,7 @@ wav2vec2-base with random weights; see benchmarks/README.md), so it is only
 used when asked for.
 
 The copy is derived from the model's weights and, like the bf16 copy of
-:mod:`emocirc.features`, is kept outside the model (keyed weakly by it) so
+:mod:`emocirc.fast_forward`, is kept outside the model (keyed weakly by it) so
 copying or pickling a model or backbone never meets it.
 """
 

@@ -38,10 +38,10 @@ and the main process writes the checkpoints and the run
 (``tests/test_distributed.py``).
 
 Speed without changing the recipe: a frozen CNN runs through
-:func:`emocirc.features._feature_encoder` (same result, no autograd record);
+:func:`emocirc.fast_forward.feature_encoder` (same result, no autograd record);
 on CUDA the encoder's positional convolution is an FFT convolution with
 gradients; the transformer layers run without Hugging Face's mask
-handling (:func:`emocirc.features._run_encoder`), so attention keeps SDPA's
+handling (:func:`emocirc.fast_forward.run_encoder`), so attention keeps SDPA's
 fused kernels; on one GPU ``cuda_graphs`` replays each step from a CUDA
 graph (:class:`TrainStep`), which pays off when batch shapes repeat
 (``pad_multiple``), and ``compile`` compiles the layers for training
@@ -81,18 +81,19 @@ from emocirc._io import (
 )
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.backbones import PRETRAINED_BUILTINS, pretrained_key
+from emocirc.compat import compiled_call, is_plain_wav2vec2_model, set_compiled_call
 from emocirc.errors import EmocircError
-from emocirc.features import (
-    _TUNING,
-    _derived,
-    _fast_pos_conv,
-    _feature_encoder,
-    _run_encoder,
-    frame_counts,
+from emocirc.fast_forward import (
+    current_tuning,
+    derived,
+    fast_pos_conv,
+    feature_encoder,
     normalize_signals,
-    resolve_device,
+    run_encoder,
 )
+from emocirc.features import resolve_device
 from emocirc.finetune_config import MODES, FinetuneConfig, _digest  # noqa: F401 (MODES re-exported)
+from emocirc.frames import frame_counts
 from emocirc.labels import to_four_class
 from emocirc.metrics import classification_summary
 from emocirc.splits import PROTOCOLS, Split, folds  # noqa: F401 (PROTOCOLS re-exported)
@@ -137,7 +138,7 @@ class EmotionClassifier(nn.Module):
         self.labels = list(labels)
         self.do_normalize = do_normalize
         self.head = nn.Linear(int(encoder.config.hidden_size), len(self.labels), bias=False)
-        #: Run a frozen CNN with :func:`emocirc.features._feature_encoder` (same result, faster).
+        #: Run a frozen CNN with :func:`emocirc.fast_forward.feature_encoder` (same result, faster).
         self.fast_cnn = True
         #: In training, run each transformer layer through ``torch.compile`` (see :meth:`compiled_layers`).
         self.compile_layers = False
@@ -162,7 +163,7 @@ class EmotionClassifier(nn.Module):
                 hidden = self._encode_fast(waveforms)
             else:
                 hidden = self.encoder(waveforms, attention_mask=mask).last_hidden_state
-        frames = self.encoder._get_feat_extract_output_lengths(lengths).clamp(min=1, max=hidden.shape[1])
+        frames = frame_counts(self.encoder, lengths, add_adapter=None).clamp(min=1, max=hidden.shape[1])
         valid = torch.arange(hidden.shape[1], device=hidden.device)[None, :] < frames[:, None]
         valid = valid.to(hidden.dtype).unsqueeze(-1)
         return (hidden * valid).sum(dim=1) / frames.to(hidden.dtype).unsqueeze(-1)
@@ -189,16 +190,16 @@ class EmotionClassifier(nn.Module):
             for layer in layers:
                 layer.compile(**self.compile_options)
                 # Module.compile keeps the compiled call here; it is switched on only inside this block.
-                calls.append(layer._compiled_call_impl)
-                layer._compiled_call_impl = None
+                calls.append(compiled_call(layer))
+                set_compiled_call(layer, None)
             self._layer_calls = (dict(self.compile_options), calls)
         for layer, call in zip(layers, self._layer_calls[1], strict=True):
-            layer._compiled_call_impl = call
+            set_compiled_call(layer, call)
         try:
             yield
         finally:
             for layer in layers:
-                layer._compiled_call_impl = None
+                set_compiled_call(layer, None)
 
     def _fast_cnn_usable(self) -> bool:
         """Whether the CNN needs no gradient here, and the model is one whose forward :meth:`_encode_fast` repeats."""
@@ -209,13 +210,13 @@ class EmotionClassifier(nn.Module):
         return (
             self.fast_cnn
             and frozen
-            and type(self.encoder).__name__ in ("Wav2Vec2Model", "HubertModel")
+            and is_plain_wav2vec2_model(self.encoder)
             and not getattr(config, "add_adapter", False)
             and not (self.training and getattr(config, "apply_spec_augment", False))
         )
 
     def _encode_fast(self, waveforms: torch.Tensor) -> torch.Tensor:
-        """The encoder's forward with its frozen CNN run by :func:`emocirc.features._feature_encoder`.
+        """The encoder's forward with its frozen CNN run by :func:`emocirc.fast_forward.feature_encoder`.
 
         Same result as the model's own forward (the group norm sees the zero
         padding here too, as in the recipe), computed as a few large matrix
@@ -232,25 +233,25 @@ class EmotionClassifier(nn.Module):
         batch, width = waveforms.shape
         with torch.no_grad(), torch.autocast(device_type=waveforms.device.type, enabled=False):
             full = torch.full((batch,), width, device=waveforms.device, dtype=torch.long)
-            feats, _ = _feature_encoder(cnn, waveforms.float(), full, padded=False)
-            feats = feats[:, : frame_counts(self.encoder, [width])[0]]
+            feats, _ = feature_encoder(cnn, waveforms.float(), full, padded=False)
+            feats = feats[:, : frame_counts(self.encoder, width)]
         projected = self.encoder.feature_projection(feats)
         hidden = projected[0] if isinstance(projected, tuple) else projected
         # The positional convolution (kernel 128, 16 groups) as an FFT convolution with gradients.
-        with _fast_pos_conv(self.encoder.encoder, training_uses_fft(waveforms.device), trainable=True):
-            return _run_encoder(self.encoder.encoder, hidden, None)
+        with fast_pos_conv(self.encoder.encoder, training_uses_fft(waveforms.device), trainable=True):
+            return run_encoder(self.encoder.encoder, hidden, None)
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return torch.log_softmax(self.head(self.pool(waveforms, lengths)).float(), dim=-1)
 
 
 def training_uses_fft(device: torch.device | str) -> bool:
-    """Whether training computes the positional convolution by FFT on ``device`` (``_TUNING["pos_conv"]``).
+    """Whether training computes the positional convolution by FFT on ``device`` (``Tuning.pos_conv``).
 
     ``"auto"`` means on CUDA only: there cuDNN's grouped convolution took more
     than half of a training step on an H100.
     """
-    mode = _TUNING["pos_conv"]
+    mode = current_tuning().pos_conv
     return mode == "fft" or (mode == "auto" and torch.device(device).type == "cuda")
 
 
@@ -265,7 +266,7 @@ def _frozen_copy(module: nn.Module, dtype: torch.dtype) -> nn.Module:
         clone.requires_grad_(False)
         return clone
 
-    return _derived(module, f"copy-{dtype}", make)
+    return derived(module, f"copy-{dtype}", make)
 
 
 def check_run(checkpoint: str | os.PathLike[str]) -> Path:

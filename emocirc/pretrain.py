@@ -60,6 +60,7 @@ from torch import nn
 from emocirc._io import atomic_dir, atomic_path, recover_dir, write_json
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.errors import EmocircError
+from emocirc.frames import conv_output_length
 from emocirc.pretrain_config import OBJECTIVES, PretrainConfig
 
 #: Version of the training code: part of the built-in backbone's cache key.
@@ -75,8 +76,8 @@ _DROPOUTS = (
     "feat_proj_dropout",
     "feat_quantizer_dropout",
 )
-_HOP = 320  # samples per latent frame of wav2vec2's CNN (5 * 2**6)
-_WINDOW = 400  # receptive field of the CNN in samples (25 ms)
+_HOP = 320  # samples per latent frame of wav2vec2's CNN (5 * 2**6): frames.frame_hop (tests/test_frames.py)
+_WINDOW = 400  # receptive field of the CNN in samples (25 ms): frames.receptive_field
 
 __all__ = [
     "OBJECTIVES",
@@ -196,7 +197,7 @@ def mfcc(signal: np.ndarray, n_mfcc: int = 13, n_mels: int = 40) -> np.ndarray:
     if x.size < _WINDOW:
         return np.zeros((0, 3 * n_mfcc))
     x = np.append(x[0], x[1:] - 0.97 * x[:-1])
-    n = (x.size - _WINDOW) // _HOP + 1
+    n = conv_output_length(x.size, _WINDOW, _HOP)  # the CNN's frame count (frames.frame_counts)
     frames = np.lib.stride_tricks.sliding_window_view(x, _WINDOW)[::_HOP][:n] * np.hamming(_WINDOW)
     power = np.abs(np.fft.rfft(frames, n=512)) ** 2
     mel = np.log(power @ _mel_filterbank(n_mels, 512, SAMPLE_RATE).T + 1e-10)
@@ -315,15 +316,15 @@ def _step_seed(seed: int, step: int, salt: int = 0) -> int:
 
 
 def _crop_frames(config: PretrainConfig) -> int:
-    return max(2, (int(config.crop_seconds * SAMPLE_RATE) - _WINDOW) // _HOP + 1)
+    return max(2, conv_output_length(int(config.crop_seconds * SAMPLE_RATE), _WINDOW, _HOP))
 
 
 def _masks(config: PretrainConfig, batch: int, frames: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from transformers.models.wav2vec2.modeling_wav2vec2 import _compute_mask_indices, _sample_negative_indices
+    from emocirc.compat import compute_mask_indices, sample_negative_indices
 
     with _numpy_seeded(seed):
-        mask = _compute_mask_indices((batch, frames), config.mask_prob, config.mask_length, min_masks=2)
-        negatives = _sample_negative_indices((batch, frames), config.num_negatives, mask)
+        mask = compute_mask_indices((batch, frames), config.mask_prob, config.mask_length, min_masks=2)
+        negatives = sample_negative_indices((batch, frames), config.num_negatives, mask)
     return mask, negatives
 
 

@@ -313,7 +313,7 @@ def frame_alignment(segments: list[tuple[float, float, str]], n_samples: int) ->
     """The phoneme of each 20 ms frame of a signal of ``n_samples`` samples at 16 kHz.
 
     Frames are wav2vec2's: their number is
-    :func:`emocirc.features.frame_counts` for wav2vec2-base's feature
+    :func:`emocirc.frames.frame_counts` for wav2vec2-base's feature
     encoder (the geometry every backbone of the project shares), frame ``k``
     covers samples ``[320 k, 320 k + 400)``, and its phoneme is the one at
     the frame's centre.
@@ -337,10 +337,11 @@ def frame_alignment(segments: list[tuple[float, float, str]], n_samples: int) ->
     (49, ['sil', 'sil', 'a', 'a'])
     """
     from emocirc.backbones import builtin_config
-    from emocirc.features import frame_counts
+    from emocirc.frames import frame_counts, frame_hop, receptive_field
 
-    config, hop, width = _geometry(builtin_config, frame_counts)
-    n_frames = frame_counts(config, [n_samples])[0]
+    config = builtin_config("base-random")
+    hop, width = frame_hop(config), receptive_field(config)
+    n_frames = frame_counts(config, n_samples)
     starts = np.arange(max(n_frames, 0)) * hop
     centres = (starts + width / 2) / SAMPLE_RATE
     bounds = np.array([end for _, end, _ in segments])
@@ -354,20 +355,6 @@ def frame_alignment(segments: list[tuple[float, float, str]], n_samples: int) ->
             "phone": phones[idx] if len(starts) else np.array([], dtype=object),
         }
     )
-
-
-_GEOMETRY: list = []
-
-
-def _geometry(builtin_config, frame_counts) -> tuple[object, int, int]:
-    """wav2vec2-base's config, its hop and its receptive field in samples (computed once)."""
-    if not _GEOMETRY:
-        config = builtin_config("base-random")
-        hop = int(np.prod(config.conv_stride))
-        # The receptive field: the shortest signal that gives one frame.
-        width = next(n for n in range(1, 10 * hop) if frame_counts(config, [n])[0] >= 1)
-        _GEOMETRY.append((config, hop, width))
-    return _GEOMETRY[0]
 
 
 def write_alignment(path: str | os.PathLike[str], table: pd.DataFrame) -> None:

@@ -286,7 +286,7 @@ def test_active_windows_drop_silence_keep_speech():
 
 def test_embed_windows_matches_each_window_alone(tone_diary, backbone):
     from emocirc.audio import load_audio
-    from emocirc.features import forward_hidden_states
+    from emocirc.fast_forward import forward_hidden_states
 
     diary = D.load_diary(tone_diary).iloc[:1]
     windows, emb = D.embed_windows(diary, backbone, window_s=3.0, hop_s=1.5, layers=[0, 2], vad="energy")

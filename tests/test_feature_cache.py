@@ -56,3 +56,59 @@ def test_the_cache_write_benchmark_runs(tmp_path, capsys):
     )
     assert "background / serial speed" in capsys.readouterr().out
     assert not list(tmp_path.iterdir())  # its folders are removed
+
+
+def test_entries_are_float32_converted_once(tmp_path, monkeypatch):
+    cache = FeatureCache(tmp_path, "fp")
+    written = []
+    real = FeatureCache._write
+    monkeypatch.setattr(FeatureCache, "_write", lambda self, key, a: written.append(a) or real(self, key, a))
+    cache.write("ab" + "0" * 30, np.arange(3.0))  # float64 in
+    with cache:
+        cache.put("cd" + "0" * 30, np.arange(4.0))
+    # What reaches the file is float32 already: the one conversion happened before.
+    assert [a.dtype for a in written] == [np.float32, np.float32]
+    assert cache.get("ab" + "0" * 30).dtype == cache.get("cd" + "0" * 30).dtype == np.float32
+    np.testing.assert_array_equal(cache.get("cd" + "0" * 30), np.arange(4.0, dtype=np.float32))
+
+
+def test_windows_wait_for_their_cache_writes_on_error(tmp_path, monkeypatch):
+    # extract_windows leaves its cache as extract_features does: on an error the entries
+    # already put are published before the error comes out, not left to background threads.
+    import contextlib
+    import time
+
+    from emocirc import features as F
+
+    real_atomic = F.atomic_path
+
+    @contextlib.contextmanager
+    def slow_atomic(*args, **kwargs):
+        time.sleep(0.5)  # a slow disk: the write is still pending when the error is raised
+        with real_atomic(*args, **kwargs) as tmp:
+            yield tmp
+
+    monkeypatch.setattr(F, "atomic_path", slow_atomic)
+    real_forward, calls = F.forward_hidden_states, []
+
+    def failing_second_chunk(*args, **kwargs):
+        calls.append(1)
+        if len(calls) > 1:
+            raise RuntimeError("stopped at the second chunk")
+        return real_forward(*args, **kwargs)
+
+    monkeypatch.setattr(F, "forward_hidden_states", failing_second_chunk)
+    signal = np.random.default_rng(0).standard_normal(16_000 * 6).astype("float32")
+    with pytest.raises(RuntimeError, match="second chunk"):
+        F.extract_windows(
+            signal,
+            "tiny",
+            window=1.0,
+            hop=1.0,
+            layers=-1,
+            precision="fp32",
+            batch_seconds=2.0,
+            cache_dir=tmp_path,
+        )
+    cache = FeatureCache(tmp_path, next((tmp_path / "features").iterdir()).name)
+    assert len(calls) == 2 and len(cache) == 1  # the first chunk's entry, published

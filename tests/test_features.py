@@ -10,9 +10,11 @@ import pytest
 import soundfile as sf
 import torch
 
+from emocirc import fast_forward as FF
 from emocirc import features as F
 from emocirc.backbones import fingerprint, load_backbone
 from emocirc.errors import EmocircError
+from emocirc.frames import conv_output_length, frame_counts
 
 SR = 16_000
 
@@ -79,6 +81,13 @@ def _reference(backbone, wave):
     return np.stack([h[0].mean(0).numpy() for h in out.hidden_states])
 
 
+def _tune(request, **changes):
+    """``FF.tuning(**changes)`` for the rest of a test."""
+    block = FF.tuning(**changes)
+    block.__enter__()
+    request.addfinalizer(lambda: block.__exit__(None, None, None))
+
+
 def _rel(a, b):
     """Largest per-layer relative error ||a - b|| / ||b||."""
     return float(np.max(np.linalg.norm(a - b, axis=-1) / np.linalg.norm(b, axis=-1)))
@@ -97,7 +106,7 @@ def test_tiny_has_group_norm_so_padding_matters(tiny):
         batch[i, : len(w)] = torch.from_numpy((w - w.mean()) / np.sqrt(w.var() + 1e-7))
     with torch.no_grad():
         out = tiny.model(batch, output_hidden_states=True)
-    n = int(tiny.model._get_feat_extract_output_lengths(4_000))
+    n = frame_counts(tiny, 4_000)
     naive = np.stack([h[0, :n].mean(0).numpy() for h in out.hidden_states])
     assert _rel(naive, ref) > 1e-2
 
@@ -120,7 +129,7 @@ def test_frames_match_reference_and_pool_to_embeddings(tiny):
             out = tiny.model(torch.from_numpy(x)[None], output_hidden_states=True)
         expected = np.stack([out.hidden_states[k][0].numpy() for k in (0, 2)])
         assert feats.frames[i].shape == expected.shape  # (L, T, D), one row per 20 ms
-        assert expected.shape[1] == (len(wave) - 400) // 320 + 1
+        assert expected.shape[1] == (len(wave) - 400) // 320 + 1 == frame_counts(tiny, len(wave))
         np.testing.assert_allclose(feats.frames[i], expected, rtol=1e-4, atol=1e-4)
         np.testing.assert_allclose(feats.embeddings[i], expected.mean(1), rtol=1e-4, atol=1e-5)
 
@@ -182,13 +191,14 @@ def test_missing_path_column_is_named():
 
 def _count_forwards(monkeypatch):
     calls = []
-    real = F._launch
+    real = FF.launch
 
     def counting(backbone, waves, *args, **kwargs):
         calls.append(len(waves))
         return real(backbone, waves, *args, **kwargs)
 
-    monkeypatch.setattr(F, "_launch", counting)
+    monkeypatch.setattr(F, "launch", counting)  # extract_features
+    monkeypatch.setattr(FF, "launch", counting)  # forward_hidden_states (extract_windows)
     return calls
 
 
@@ -265,8 +275,8 @@ def test_each_file_is_decoded_once_with_or_without_cache(tiny, tmp_path, monkeyp
 
 
 @pytest.mark.parametrize("decoders", [1, 3])
-def test_partly_cached_corpus_is_computed_in_full_batches(tiny, tmp_path, monkeypatch, decoders):
-    monkeypatch.setitem(F._TUNING, "decoders", decoders)
+def test_partly_cached_corpus_is_computed_in_full_batches(tiny, tmp_path, monkeypatch, decoders, request):
+    _tune(request, decoders=decoders)
     lengths = (4_000, 4_100, 4_200, 4_300, 4_400, 4_500)
     df = _corpus(tmp_path, lengths)
     batch_seconds = 0.56  # 8,960 samples: two of these utterances per batch
@@ -410,8 +420,8 @@ def test_gpu_matrix_product_cnn_matches_convolution(tiny):
     lengths = torch.tensor([9_000, 6_000])
     fe = tiny.model.feature_extractor
     with torch.inference_mode():
-        conv, n_conv = F._feature_encoder(fe, x, lengths, padded=True, mode="conv")
-        gemm, n_gemm = F._feature_encoder(fe, x, lengths, padded=True, mode="unfold")
+        conv, n_conv = FF.feature_encoder(fe, x, lengths, padded=True, mode="conv")
+        gemm, n_gemm = FF.feature_encoder(fe, x, lengths, padded=True, mode="unfold")
     assert n_conv.tolist() == n_gemm.tolist() == [27, 18]
     for i, n in enumerate(n_conv.tolist()):
         torch.testing.assert_close(gemm[i, :n], conv[i, :n], rtol=1e-4, atol=1e-5)
@@ -422,7 +432,7 @@ def test_fft_positional_conv_matches_module(model, cpu_backbone):
     # The GPU computes pos_conv_embed by FFT with weight norm folded; check it on the CPU.
     backbone = cpu_backbone(model)
     module = backbone.model.encoder.pos_conv_embed
-    fft = F._FFTPositionalConv(module)
+    fft = FF._FFTPositionalConv(module)
     gen = torch.Generator().manual_seed(0)
     for frames in (1, 37, 200):
         hidden = torch.randn(3, frames, backbone.hidden_size, generator=gen)
@@ -440,14 +450,14 @@ def test_fft_positional_conv_matches_module(model, cpu_backbone):
 
 def test_fft_sizes_are_smooth_and_large_enough():
     for n in (1, 2, 7, 127, 128, 129, 527, 1000, 4097):
-        size = F._fft_size(n)
+        size = FF._fft_size(n)
         assert size >= n and size < 2 * n + 1
         rest = size
         for p in (2, 3, 5):
             while rest % p == 0:
                 rest //= p
         assert rest == 1
-    assert F._fft_size(527) == 540
+    assert FF._fft_size(527) == 540
 
 
 def test_segment_group_norm_matches_per_utterance_loop(tiny):
@@ -457,10 +467,10 @@ def test_segment_group_norm_matches_per_utterance_loop(tiny):
     h = torch.randn(4, 50, norm.num_channels, generator=gen) * 3 + 1
     lengths = [50, 13, 31, 1 + 1]
     with torch.inference_mode():
-        loop = F._group_norm_valid(h, lengths, norm)
+        loop = FF._group_norm_valid(h, lengths, norm)
         # Tiny chunks too, so chunking is exercised.
         for max_elements in (1 << 27, 1):
-            seg = F._group_norm_segments(h, torch.tensor(lengths), norm, max_elements=max_elements)
+            seg = FF._group_norm_segments(h, torch.tensor(lengths), norm, max_elements=max_elements)
             for i, n in enumerate(lengths):
                 torch.testing.assert_close(seg[i, :n], loop[i, :n], rtol=1e-5, atol=1e-5)
                 assert torch.isfinite(seg[i]).all()
@@ -468,18 +478,18 @@ def test_segment_group_norm_matches_per_utterance_loop(tiny):
     grouped = torch.nn.GroupNorm(4, norm.num_channels)
     with torch.inference_mode():
         torch.nn.init.normal_(grouped.weight, generator=gen)
-        seg = F._group_norm_segments(h, torch.tensor(lengths), grouped)
-        loop = F._group_norm_valid(h, lengths, grouped)
+        seg = FF._group_norm_segments(h, torch.tensor(lengths), grouped)
+        loop = FF._group_norm_valid(h, lengths, grouped)
     for i, n in enumerate(lengths):
         torch.testing.assert_close(seg[i, :n], loop[i, :n], rtol=1e-5, atol=1e-5)
 
 
-def test_fft_path_keeps_extraction_exact(tiny, monkeypatch):
+def test_fft_path_keeps_extraction_exact(tiny, monkeypatch, request):
     # The GPU's positional conv and group norm, on the CPU, through extract_features.
-    monkeypatch.setitem(F._TUNING, "pos_conv", "fft")
+    _tune(request, pos_conv="fft")
     calls = []
-    forward = F._FFTPositionalConv.forward
-    monkeypatch.setattr(F._FFTPositionalConv, "forward", lambda self, h: calls.append(1) or forward(self, h))
+    forward = FF._FFTPositionalConv.forward
+    monkeypatch.setattr(FF._FFTPositionalConv, "forward", lambda self, h: calls.append(1) or forward(self, h))
     waves = _signals(LENGTHS[:4])
     feats = F.extract_features(waves, tiny, precision="fp32", batch_seconds=100.0, cache=False)
     assert calls, "the FFT positional convolution was not used"
@@ -536,26 +546,25 @@ def test_long_recording_memory_does_not_grow_beyond_the_signal(tmp_path):
 @pytest.mark.parametrize(
     ("model", "first_layer"), [("tiny", "separate"), ("base-random", "separate"), ("tiny", "fused")]
 )
-def test_strided_and_unfolded_cnn_match_convolution(model, first_layer, monkeypatch, cpu_backbone):
+def test_strided_and_unfolded_cnn_match_convolution(model, first_layer, cpu_backbone, request):
     # The GPU's CNN (row-shifted matrix products, no copy of the input) checked on the CPU.
-    monkeypatch.setitem(F._TUNING, "first_layer", first_layer)
+    _tune(request, first_layer=first_layer)
     backbone = cpu_backbone(model)
     fe = backbone.model.feature_extractor
     lengths = [9_000, 6_001, 4_321]
     x = torch.from_numpy(np.stack([np.pad(w, (0, 9_000 - len(w))) for w in _signals(lengths)]))
-    expected_frames = F.frame_counts(backbone.model, lengths)
+    expected_frames = frame_counts(backbone.model, lengths)
     with torch.inference_mode():
         results = {
-            mode: F._feature_encoder(fe, x, torch.tensor(lengths), padded=True, mode=mode)
+            mode: FF.feature_encoder(fe, x, torch.tensor(lengths), padded=True, mode=mode)
             for mode in ("conv", "unfold", "strided")
         }
     for mode, (h, n) in results.items():
         assert n.tolist() == expected_frames, mode
         assert h.shape[1] >= max(expected_frames) and torch.isfinite(h).all()
     # The reference: PyTorch's convolutions and the group norm reduced over the activations.
-    with torch.inference_mode(), pytest.MonkeyPatch.context() as mp:
-        mp.setitem(F._TUNING, "first_norm", "direct")
-        reference = F._feature_encoder(fe, x, torch.tensor(lengths), padded=True, mode="conv")[0]
+    with torch.inference_mode(), FF.tuning(first_norm="direct"):
+        reference = FF.feature_encoder(fe, x, torch.tensor(lengths), padded=True, mode="conv")[0]
     for mode in ("conv", "unfold", "strided"):
         for i, n in enumerate(expected_frames):
             torch.testing.assert_close(results[mode][0][i, :n], reference[i, :n], rtol=1e-4, atol=1e-4)
@@ -568,7 +577,7 @@ def test_strided_conv_with_bias_and_wide_kernel():
         frames = stride * 11
         h = torch.randn(2, frames, channels, generator=gen)
         with torch.no_grad():
-            got = F._strided_conv(h, conv)
+            got = FF._strided_conv(h, conv)
             expected = conv(h.transpose(1, 2)).transpose(1, 2)
         assert got.shape == (2, frames // stride, 5)
         torch.testing.assert_close(got[:, : expected.shape[1]], expected, rtol=1e-5, atol=1e-5)
@@ -589,26 +598,26 @@ def test_analytic_first_group_norm_matches_the_reduction(tiny):
         module = torch.nn.Module()
         module.conv, module.layer_norm = conv, norm
         with torch.inference_mode():
-            scale, shift = F._first_norm_affine(x, lengths, module)
+            scale, shift = FF._first_norm_affine(x, lengths, module)
             h = conv(x[:, None]).transpose(1, 2)
-            frames = F._conv_lengths(lengths, conv)
-            reference = F._group_norm_valid(h, frames.tolist(), norm)
+            frames = conv_output_length(lengths, conv.kernel_size[0], conv.stride[0])
+            reference = FF._group_norm_valid(h, frames.tolist(), norm)
         for i, n in enumerate(frames.tolist()):
             torch.testing.assert_close(h[i, :n] * scale[i] + shift[i], reference[i, :n], rtol=1e-4, atol=1e-4)
     # Layers it does not cover fall back to the reduction.
     module.conv = torch.nn.Conv1d(2, 8, 3, 2)
-    assert F._first_norm_affine(x, lengths, module) is None
+    assert FF._first_norm_affine(x, lengths, module) is None
 
 
 def test_bf16_copy_follows_weight_changes(tiny):
-    copy = F._bf16_model(tiny)
+    copy = FF._bf16_model(tiny)
     assert next(copy.parameters()).dtype == torch.bfloat16
-    assert F._bf16_model(tiny) is copy  # kept while the weights are unchanged
+    assert FF._bf16_model(tiny) is copy  # kept while the weights are unchanged
     weight = tiny.model.encoder.layers[0].layer_norm.weight
     with torch.no_grad():
         weight.add_(1.0)
     try:
-        fresh = F._bf16_model(tiny)
+        fresh = FF._bf16_model(tiny)
         assert fresh is not copy
         torch.testing.assert_close(
             fresh.encoder.layers[0].layer_norm.weight.float(), weight, rtol=1e-2, atol=1e-2
@@ -626,12 +635,11 @@ def test_bf16_weights_stay_near_fp32(tiny):
     assert 0 < rel.max() < 3e-2  # bf16 did compute (not exact), within bf16's precision
     # The copy's linear layers carry weights laid out once for oneDNN where this CPU
     # computes bf16 in oneDNN (AVX-512 and newer); elsewhere they stay plain layers.
-    packed = any(isinstance(m, F._PackedLinear) for m in F._bf16_model(tiny).modules())
-    assert packed == F.cpu_prepacks_bf16()
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(F._TUNING, "prepack", False)
+    packed = any(isinstance(m, FF._PackedLinear) for m in FF._bf16_model(tiny).modules())
+    assert packed == FF.cpu_prepacks_bf16()
+    with FF.tuning(prepack=False):
         plain = F.extract_features(waves, tiny, precision="bf16", cache=False).embeddings
-        assert not any(isinstance(m, F._PackedLinear) for m in F._bf16_model(tiny).modules())
+        assert not any(isinstance(m, FF._PackedLinear) for m in FF._bf16_model(tiny).modules())
     rel = np.linalg.norm(bf16 - plain, axis=-1) / np.linalg.norm(plain, axis=-1)
     assert rel.max() < 1e-2
     # What bf16 extraction derived (oneDNN-packed weights cannot be copied) is kept
@@ -654,9 +662,8 @@ def test_own_encoder_loop_matches_the_model_forward(model, cpu_backbone):
         captured = []
         handle = encoder.layers[-1].register_forward_hook(lambda m, a, out, sink=captured: sink.append(out))
         try:
-            with torch.inference_mode(), pytest.MonkeyPatch.context() as mp:
-                mp.setitem(F._TUNING, "encoder", choice)
-                F._run_encoder(encoder, hidden.clone(), mask)
+            with torch.inference_mode(), FF.tuning(encoder=choice):
+                FF.run_encoder(encoder, hidden.clone(), mask)
         finally:
             handle.remove()
         out = captured[0]
@@ -665,10 +672,10 @@ def test_own_encoder_loop_matches_the_model_forward(model, cpu_backbone):
         torch.testing.assert_close(outputs["own"][i, :n], outputs["hf"][i, :n], rtol=1e-5, atol=1e-5)
 
 
-def test_pipelined_batches_keep_results_and_stop_on_a_bad_file(tiny, tmp_path, monkeypatch):
+def test_pipelined_batches_keep_results_and_stop_on_a_bad_file(tiny, tmp_path, monkeypatch, request):
     # Batch k+1 is queued before batch k is collected: a bad file still stops the run
     # with its name, and every batch computed before it is in the cache.
-    monkeypatch.setitem(F._TUNING, "pipeline", "always")
+    _tune(request, pipeline="always")
     df = _corpus(tmp_path, (4_000, 5_000, 6_000, 7_000))
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not a wav")
@@ -680,3 +687,37 @@ def test_pipelined_batches_keep_results_and_stop_on_a_bad_file(tiny, tmp_path, m
     assert sum(calls) == 0 and len(good) == 4  # all four came from the cache
     alone = F.extract_features(df.iloc[:4], tiny, precision="fp32", cache=False, batch_seconds=0.01)
     np.testing.assert_allclose(good.embeddings, alone.embeddings, rtol=1e-4, atol=1e-5)
+
+
+def _hubert(directory, **changes):
+    """A tiny HuBERT with the tiny wav2vec2's geometry (random weights), loaded as a backbone."""
+    from transformers import AutoConfig, AutoModel
+
+    from emocirc.backbones import builtin_config
+
+    settings = builtin_config("tiny").to_dict()
+    for key in ("model_type", "architectures", "transformers_version"):
+        settings.pop(key, None)
+    torch.manual_seed(0)
+    AutoModel.from_config(AutoConfig.for_model("hubert", **settings, **changes)).save_pretrained(directory)
+    return load_backbone(directory)
+
+
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_hubert_fast_path_matches_the_exact_forward(tmp_path, monkeypatch, batch_norm):
+    # HuBERT's positional convolution carries a batch_norm attribute (None unless its config
+    # asks for one): the fast path computes it by FFT unless that extra step is there.
+    backbone = _hubert(tmp_path / "hubert", conv_pos_batch_norm=batch_norm)
+    assert type(backbone.model).__name__ == "HubertModel"
+    calls = []
+    forward = FF._FFTPositionalConv.forward
+    monkeypatch.setattr(FF._FFTPositionalConv, "forward", lambda self, h: calls.append(1) or forward(self, h))
+    waves = _signals(LENGTHS[:4])
+    feats = F.extract_features(waves, backbone, precision="fp32", batch_seconds=1.5, cache=False)
+    assert bool(calls) == (not batch_norm)
+    for i, wave in enumerate(waves):
+        x = (wave - wave.mean()) / np.sqrt(wave.var() + 1e-7) if backbone.do_normalize else wave
+        with torch.no_grad():
+            out = backbone.model(torch.from_numpy(x)[None], output_hidden_states=True)
+        expected = np.stack([h[0].mean(0).numpy() for h in out.hidden_states])
+        assert _rel(feats.embeddings[i], expected) < 1e-4

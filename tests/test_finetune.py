@@ -379,7 +379,7 @@ def test_fast_frozen_cnn_gives_the_models_own_result(model):
 
 def test_trainable_fft_positional_conv_has_the_modules_gradients():
     from emocirc.backbones import load_backbone
-    from emocirc.features import _fast_pos_conv
+    from emocirc.fast_forward import fast_pos_conv
 
     encoder = load_backbone("base-random").model.encoder
     module = encoder.pos_conv_embed
@@ -391,7 +391,7 @@ def test_trainable_fft_positional_conv_has_the_modules_gradients():
         hidden.grad = None
         for p in module.parameters():
             p.grad = None
-        with _fast_pos_conv(encoder, fft, trainable=True):
+        with fast_pos_conv(encoder, fft, trainable=True):
             assert (type(encoder.pos_conv_embed).__name__ == "_FFTPositionalConv") == fft
             out = encoder.pos_conv_embed(hidden)
         (out * upstream).sum().backward()

@@ -20,7 +20,7 @@ import pytest
 from emocirc.backbones import load_backbone
 from emocirc.cli import main
 from emocirc.errors import EmocircError
-from emocirc.features import frame_counts
+from emocirc.frames import frame_counts
 from emocirc.pretrain import PretrainConfig, corpus_files, mfcc, pretrain, read_pretrain_log
 from emocirc.synth import ensure_corpus
 

@@ -12,7 +12,7 @@ import soundfile as sf
 from emocirc import espeak, readspeech, synth, voices
 from emocirc.backbones import builtin_config
 from emocirc.errors import EmocircError
-from emocirc.features import frame_counts
+from emocirc.frames import frame_counts
 from emocirc.provenance import is_synthetic
 
 SCALE = 0.01  # 4 speakers x 6 utterances

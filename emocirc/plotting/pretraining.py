@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch
 
 from emocirc.errors import EmocircError
+from emocirc.frames import frame_hop
 from emocirc.plotting.style import FIGURE_WIDTH, apply_style
 
 _MODEL_COLORS = ("#1f77b4", "#7f7f7f", "#d62728", "#2ca02c", "#9467bd")
@@ -58,7 +59,7 @@ def architecture_diagram(config: Any, ax: Any = None, title: str | None = None) 
         if not hasattr(config, name):
             raise EmocircError(f"config: expected a wav2vec2-family configuration with {name!r}")
     fig, ax = _new_axes(ax, (FIGURE_WIDTH, 3.6))
-    hop_ms = 1000 * int(np.prod(config.conv_stride)) / 16000
+    hop_ms = 1000 * frame_hop(config) / 16000
     n_conv = len(config.conv_stride)
     strides = "x".join(str(s) for s in config.conv_stride)
     _box(ax, 0.02, 0.05, 0.96, 0.14, "raw waveform, 16 kHz", "#f2f2f2")
