@@ -9,7 +9,8 @@ from emocirc.comparison import held_out_comparison, run_test_ids
 from emocirc.corpora import load_corpus
 from emocirc.errors import EmocircError
 from emocirc.features import Features
-from emocirc.finetune import FinetuneConfig, finetune, read_metrics
+from emocirc.finetune import FinetuneConfig, finetune
+from emocirc.runs import read_metrics
 from emocirc.synth import ensure_corpus
 
 

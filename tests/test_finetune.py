@@ -1,4 +1,4 @@
-"""Tests of emocirc.finetune: learning, outputs, determinism, resume, folds, cross-corpus evaluation.
+"""Tests of emocirc.finetune and its modules (classifier, train_step, runs, evaluation): learning, outputs, determinism, resume, folds, cross-corpus evaluation.
 
 All runs use the ``tiny`` backbone on the embedded synthetic corpora (eSpeak
 NG speech), small enough for CI on two CPU cores.
@@ -15,20 +15,13 @@ import pandas as pd
 import pytest
 import torch
 
+from emocirc.classifier import EmotionClassifier, load_classifier
 from emocirc.corpora import load_corpus
 from emocirc.errors import EmocircError
-from emocirc.finetune import (
-    EmotionClassifier,
-    FinetuneConfig,
-    NewBob,
-    Split,
-    evaluate,
-    finetune,
-    finetune_cached,
-    load_classifier,
-    read_log,
-    read_metrics,
-)
+from emocirc.evaluation import evaluate
+from emocirc.finetune import FinetuneConfig, Split, finetune, finetune_cached
+from emocirc.runs import read_log, read_metrics
+from emocirc.schedulers import NewBob
 from emocirc.synth import ensure_corpus
 from tests.conftest import without_dropout
 
@@ -354,7 +347,7 @@ def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(cache, tm
 @pytest.mark.parametrize("model", ["tiny", "base-random"])
 def test_fast_frozen_cnn_gives_the_models_own_result(model):
     from emocirc.backbones import load_backbone
-    from emocirc.finetune import EmotionClassifier
+    from emocirc.classifier import EmotionClassifier
 
     backbone = load_backbone(model)
     clf = EmotionClassifier(backbone.model, ["a", "b", "c", "d"], True)
@@ -403,7 +396,8 @@ def test_trainable_fft_positional_conv_has_the_modules_gradients():
 
 def test_train_step_is_the_recipes_step():
     from emocirc.backbones import load_backbone
-    from emocirc.finetune import EmotionClassifier, TrainStep
+    from emocirc.classifier import EmotionClassifier
+    from emocirc.train_step import TrainStep
 
     def setup():
         torch.manual_seed(0)
@@ -442,7 +436,7 @@ def test_train_step_is_the_recipes_step():
 
 
 def test_pad_multiple_and_cuda_graph_settings(small_iemocap, tmp_path):
-    from emocirc.finetune import _collate
+    from emocirc.training_data import _collate
 
     waves = [np.ones(5_000, np.float32), np.ones(9_000, np.float32)]
     wav, lens = _collate(waves, None, None, 8_000)
@@ -468,7 +462,7 @@ def test_compiled_layers_train_like_eager_ones_and_only_in_training():
     from torch._dynamo.utils import counters
 
     from emocirc.backbones import load_backbone
-    from emocirc.finetune import TrainStep
+    from emocirc.train_step import TrainStep
 
     def setup(compiled):
         torch.manual_seed(0)

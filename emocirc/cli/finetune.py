@@ -136,7 +136,8 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Handle ``emocirc finetune``."""
     from emocirc.corpora import load_corpus
-    from emocirc.finetune import finetune, read_metrics
+    from emocirc.finetune import finetune
+    from emocirc.runs import read_metrics
 
     config = config_from_args(args)
     df = load_corpus(args.corpus, format=args.format, four_class=True, skip_bad=args.skip_bad)

@@ -1,0 +1,189 @@
+"""A fine-tuning run directory: writing it (checkpoints, the finished run) and reading it back.
+
+A finished run is a directory that every other step can load::
+
+    OUT/config.json, OUT/model.safetensors,   the encoder, Hugging Face format
+    OUT/preprocessor_config.json               (load_backbone(OUT), AutoModel)
+    OUT/head.safetensors                       the linear head ("weight": C x D)
+    OUT/label_map.json                         label -> output index
+    OUT/training_config.json                   the configuration and the data
+    OUT/log.csv                                one row per epoch
+    OUT/metrics.json                           written last: the run is complete
+
+While it trains, ``OUT/checkpoint/`` holds the last completed epoch, replaced
+atomically after every epoch.  A cross-validation (``fold="all"``) is a
+directory of such runs, one per fold, and ``summary.json``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from emocirc._io import atomic_dir, atomic_path, fsync_tree, write_json, write_text
+from emocirc.errors import EmocircError
+from emocirc.finetune_config import FinetuneConfig
+
+if TYPE_CHECKING:
+    from emocirc.classifier import EmotionClassifier
+
+_CHECKPOINT = "checkpoint"
+
+
+def check_run(checkpoint: str | os.PathLike[str]) -> Path:
+    """``checkpoint`` as a path, if it is a finished fine-tuning run (else a one-line error)."""
+    path = Path(checkpoint)
+    if not (path / "head.safetensors").is_file() or not (path / "label_map.json").is_file():
+        raise EmocircError(
+            f"{path}: not a finished fine-tuning run (expected head.safetensors and label_map.json)"
+        )
+    return path
+
+
+def _run_is_finished(out: Path, run_hash: str) -> bool:
+    if not (out / "metrics.json").is_file():
+        return False
+    try:
+        done = json.loads((out / "training_config.json").read_text())["run_hash"]
+    except (OSError, ValueError, KeyError):
+        return False
+    if done != run_hash:
+        raise EmocircError(
+            f"{out} holds a finished run of another configuration or data (run hash {done}, expected "
+            f"{run_hash}): choose another --out or delete it"
+        )
+    return True
+
+
+def _cpu_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _save_checkpoint(ckpt: Path, state: dict[str, Any], best_state: dict[str, torch.Tensor] | None) -> None:
+    # One directory replaced as a whole: a kill at any moment leaves either the
+    # previous complete epoch or this one, never a mixture.
+    with atomic_dir(ckpt) as tmp:
+        torch.save(state, tmp / "state.pt")
+        torch.save(best_state or {}, tmp / "best.pt")
+
+
+# Temporary siblings that emocirc's atomic writes leave in a run directory when killed.
+_LEFTOVER_PREFIXES = tuple(
+    f".{name}."
+    for name in (
+        _CHECKPOINT,
+        "encoder",
+        "log.csv",
+        "head.safetensors",
+        "label_map.json",
+        "training_config.json",
+        "metrics.json",
+    )
+)
+
+
+def _sweep_leftovers(out: Path) -> None:
+    """Remove what killed runs left half-written here; called once the run is complete."""
+    for item in out.iterdir():
+        if item.name.startswith(_LEFTOVER_PREFIXES):
+            if item.is_dir():
+                shutil.rmtree(item, ignore_errors=True)
+            else:
+                item.unlink(missing_ok=True)
+
+
+def _csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue()
+
+
+def _write_run(
+    out: Path,
+    model: EmotionClassifier,
+    backbone: Any,
+    config: FinetuneConfig,
+    info: dict[str, Any],
+    metrics: dict[str, Any],
+    rows: list[dict[str, Any]],
+) -> None:
+    from safetensors.torch import save_file
+
+    from emocirc.backbones import Backbone
+
+    out.mkdir(parents=True, exist_ok=True)
+    model = model.to("cpu").float()
+    encoder_backbone = Backbone(
+        model=model.encoder, name=str(out), do_normalize=backbone.do_normalize, fingerprint=""
+    )
+    # The encoder is written beside and moved in file by file (each rename is atomic);
+    # metrics.json goes last and marks the run complete.
+    staging = Path(tempfile.mkdtemp(prefix=".encoder.", dir=out))
+    try:
+        encoder_backbone.save_pretrained(staging)
+        fsync_tree(staging)  # on disk before the renames publish it
+        for item in staging.iterdir():
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    with atomic_path(out / "head.safetensors") as tmp:
+        save_file({"weight": model.head.weight.detach().contiguous()}, str(tmp))
+    write_json(out / "label_map.json", {lab: i for i, lab in enumerate(model.labels)})
+    write_json(out / "training_config.json", {"model": config.backbone, "config": config.to_dict(), **info})
+    write_text(out / "log.csv", _csv(rows))
+    write_json(out / "metrics.json", metrics)
+
+
+def summarize_folds(
+    results: dict[str, dict[str, Any]], config: FinetuneConfig | None = None
+) -> dict[str, Any]:
+    """Mean and standard deviation over folds of test WA, UA and macro-F1.
+
+    Examples
+    --------
+    >>> s = summarize_folds({"a": {"weighted_accuracy": 0.5, "unweighted_recall": 0.4, "macro_f1": 0.3},
+    ...                      "b": {"weighted_accuracy": 0.7, "unweighted_recall": 0.6, "macro_f1": 0.5}})
+    >>> s["mean"]["weighted_accuracy"], round(s["std"]["weighted_accuracy"], 3)
+    (0.6, 0.1)
+    """
+    keys = ("weighted_accuracy", "unweighted_recall", "macro_f1")
+    table = {k: [float(r[k]) for r in results.values()] for k in keys}
+    return {
+        "protocol": config.protocol if config else None,
+        "folds": list(results),
+        "per_fold": {name: {k: float(r[k]) for k in keys} for name, r in results.items()},
+        "mean": {k: float(np.mean(v)) for k, v in table.items()},
+        "std": {k: float(np.std(v)) for k, v in table.items()},
+    }
+
+
+def read_log(run: str | os.PathLike[str]) -> pd.DataFrame:
+    """The per-epoch log of a run directory (``log.csv``) as a DataFrame."""
+    path = Path(run) / "log.csv"
+    if not path.is_file():
+        raise EmocircError(f"{path}: no training log (expected a run directory written by emocirc finetune)")
+    return pd.read_csv(path)
+
+
+def read_metrics(run: str | os.PathLike[str]) -> dict[str, Any]:
+    """The final metrics of a run directory (``metrics.json``, or ``summary.json`` for ``--fold all``)."""
+    run = Path(run)
+    for name in ("metrics.json", "summary.json"):
+        if (run / name).is_file():
+            return json.loads((run / name).read_text())
+    raise EmocircError(
+        f"{run}: no metrics.json or summary.json (expected a finished run of emocirc finetune)"
+    )
