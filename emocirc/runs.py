@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
     from emocirc.classifier import EmotionClassifier
 
 _CHECKPOINT = "checkpoint"
+#: The test scores a cross-validation summarises (:func:`summarize_folds`, :func:`read_metrics`).
+SCORES = ("weighted_accuracy", "unweighted_recall", "macro_f1")
 
 
 def check_run(checkpoint: str | os.PathLike[str]) -> Path:
@@ -159,7 +162,7 @@ def summarize_folds(
     >>> s["mean"]["weighted_accuracy"], round(s["std"]["weighted_accuracy"], 3)
     (0.6, 0.1)
     """
-    keys = ("weighted_accuracy", "unweighted_recall", "macro_f1")
+    keys = SCORES
     table = {k: [float(r[k]) for r in results.values()] for k in keys}
     return {
         "protocol": config.protocol if config else None,
@@ -179,11 +182,65 @@ def read_log(run: str | os.PathLike[str]) -> pd.DataFrame:
 
 
 def read_metrics(run: str | os.PathLike[str]) -> dict[str, Any]:
-    """The final metrics of a run directory (``metrics.json``, or ``summary.json`` for ``--fold all``)."""
+    """The final metrics of a run directory, in one shape for one split and for ``--fold all``.
+
+    A run of one split is a cross-validation of one fold: its ``metrics.json``
+    is the one fold; a ``--fold all`` directory has ``summary.json`` and one
+    run per fold beside it.
+
+    Returns
+    -------
+    dict
+        ``protocol`` (the configuration's), ``folds`` (fold name -> that fold's
+        ``metrics.json``: ``split``, ``best_epoch``, ``epochs``, ``valid`` and
+        ``test``, each a :func:`emocirc.metrics.classification_summary` or
+        ``None`` for an empty test set), ``mean`` and ``std`` (over the folds,
+        as :func:`summarize_folds`: test WA, UA and macro-F1; ``std`` is 0 for
+        one fold, and both are NaN when a fold has no test set).
+
+    Examples
+    --------
+    >>> read_metrics("/nonexistent")
+    Traceback (most recent call last):
+    ...
+    emocirc.errors.EmocircError: /nonexistent: no metrics.json or summary.json (expected a finished run of emocirc finetune)
+    """
     run = Path(run)
-    for name in ("metrics.json", "summary.json"):
-        if (run / name).is_file():
-            return json.loads((run / name).read_text())
+    if (run / "metrics.json").is_file():
+        metrics = _read_json(run / "metrics.json")
+        try:
+            protocol = _read_json(run / "training_config.json")["config"]["protocol"]
+        except (EmocircError, KeyError, TypeError):
+            protocol = None
+        return _fold_summary(protocol, {str(metrics["split"]): metrics})
+    if (run / "summary.json").is_file():
+        summary = _read_json(run / "summary.json")
+        folds = {}
+        for name in summary["folds"]:
+            if not (run / name / "metrics.json").is_file():
+                raise EmocircError(
+                    f"{run / name / 'metrics.json'}: missing fold {name!r} of {run / 'summary.json'}"
+                )
+            folds[name] = _read_json(run / name / "metrics.json")
+        return _fold_summary(summary["protocol"], folds)
     raise EmocircError(
         f"{run}: no metrics.json or summary.json (expected a finished run of emocirc finetune)"
     )
+
+
+def _fold_summary(protocol: str | None, folds: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """:func:`read_metrics`'s shape: the folds' metrics with the mean and std of their test scores."""
+    if all(fold.get("test") for fold in folds.values()):
+        summary = summarize_folds({name: fold["test"] for name, fold in folds.items()})
+        mean, std = summary["mean"], summary["std"]
+    else:
+        mean = {k: math.nan for k in SCORES}
+        std = dict(mean)
+    return {"protocol": protocol, "folds": folds, "mean": mean, "std": std}
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise EmocircError(f"{path}: unreadable ({err}); expected the JSON a finished run writes") from None

@@ -56,7 +56,7 @@ def trained(iemocap, tmp_path_factory):
 
 @pytest.mark.slow
 def test_learns_above_chance(trained):
-    metrics = read_metrics(trained)
+    (metrics,) = read_metrics(trained)["folds"].values()  # one split: one fold
     test = metrics["test"]
     # Four classes: chance is 0.25 (UA) and at most 0.3 (WA, majority class share).
     assert test["n"] >= 15
@@ -175,15 +175,24 @@ def test_fold_all_reports_mean_and_std(small_iemocap, tmp_path):
     config = FinetuneConfig(epochs=1, protocol="leave-one-session-out", fold="all", **FAST)
     out = finetune(small_iemocap, config, tmp_path / "loso")
     summary = read_metrics(out)
-    assert len(summary["folds"]) == 5
-    per_fold = [summary["per_fold"][f]["weighted_accuracy"] for f in summary["folds"]]
+    assert summary["protocol"] == "leave-one-session-out" and len(summary["folds"]) == 5
+    per_fold = [summary["folds"][f]["test"]["weighted_accuracy"] for f in summary["folds"]]
     assert summary["mean"]["weighted_accuracy"] == pytest.approx(np.mean(per_fold))
     assert summary["std"]["weighted_accuracy"] == pytest.approx(np.std(per_fold))
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert (on_disk["mean"], on_disk["std"]) == (summary["mean"], summary["std"])
     for fold in summary["folds"]:
-        metrics = read_metrics(out / fold)
+        # One fold's run reads in the same shape: the fold alone, its test scores as the mean, std 0.
+        one = read_metrics(out / fold)
+        assert set(one) == set(summary) == {"protocol", "folds", "mean", "std"}
+        assert one["protocol"] == summary["protocol"] and list(one["folds"]) == [fold]
+        assert one["folds"][fold] == summary["folds"][fold]
+        test = one["folds"][fold]["test"]
+        assert one["mean"] == {k: test[k] for k in one["mean"]}
+        assert set(one["std"].values()) == {0.0}
         training = json.loads((out / fold / "training_config.json").read_text())
         # Speaker-independent: the test session's speakers never appear in training.
-        assert training["split"] == fold and metrics["test"]["n"] > 0
+        assert training["split"] == fold and test["n"] > 0
 
 
 @pytest.mark.slow
@@ -454,7 +463,8 @@ def test_pad_multiple_and_cuda_graph_settings(small_iemocap, tmp_path):
     config = FinetuneConfig(epochs=1, cuda_graphs=True, pad_multiple=0.5, **FAST)
     run = finetune(small_iemocap, config, tmp_path / "run", log=messages.append)
     assert any("running eagerly" in m for m in messages)
-    assert math.isfinite(read_metrics(run)["valid"]["weighted_accuracy"])
+    (metrics,) = read_metrics(run)["folds"].values()
+    assert math.isfinite(metrics["valid"]["weighted_accuracy"])
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on a CPU needs a C++ compiler")

@@ -94,7 +94,7 @@ def test_fine_tunes(run, corpus, tmp_path):
 
     df = load_corpus(corpus, four_class=True)
     cfg = FinetuneConfig(backbone=str(run), epochs=1, device="cpu")
-    metrics = read_metrics(finetune(df, cfg, tmp_path / "ft", progress=False))
+    (metrics,) = read_metrics(finetune(df, cfg, tmp_path / "ft", progress=False))["folds"].values()
     assert metrics["best_epoch"] == 1
 
 
