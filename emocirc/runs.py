@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from emocirc._io import atomic_dir, atomic_path, fsync_tree, write_json, write_text
+from emocirc.checkpoints import PROVENANCE_NOTE, checkpoint_directory, read_provenance_note
 from emocirc.errors import EmocircError
 from emocirc.finetune_config import FinetuneConfig
 
@@ -92,6 +93,7 @@ _LEFTOVER_PREFIXES = tuple(
         "label_map.json",
         "training_config.json",
         "metrics.json",
+        PROVENANCE_NOTE,
     )
 )
 
@@ -112,6 +114,21 @@ def _csv(rows: list[dict[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()
+
+
+def _copy_provenance_note(backbone: str, out: Path) -> None:
+    """Copy the backbone folder's :data:`~emocirc.checkpoints.PROVENANCE_NOTE` into the run, if it has one.
+
+    The note says where the weights came from (e.g. a stand-in placed under a
+    published id); the run's encoder is made from those weights, so its
+    banners repeat the note too.
+    """
+    source = checkpoint_directory(backbone)
+    if source is None or not (source / PROVENANCE_NOTE).is_file():
+        return
+    read_provenance_note(source)  # a damaged note is named here, not copied
+    with atomic_path(out / PROVENANCE_NOTE) as tmp:
+        shutil.copyfile(source / PROVENANCE_NOTE, tmp)
 
 
 def _write_run(
@@ -145,6 +162,7 @@ def _write_run(
     with atomic_path(out / "head.safetensors") as tmp:
         save_file({"weight": model.head.weight.detach().contiguous()}, str(tmp))
     write_json(out / "label_map.json", {lab: i for i, lab in enumerate(model.labels)})
+    _copy_provenance_note(config.backbone, out)
     write_json(out / "training_config.json", {"model": config.backbone, "config": config.to_dict(), **info})
     write_text(out / "log.csv", _csv(rows))
     write_json(out / "metrics.json", metrics)

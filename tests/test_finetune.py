@@ -510,3 +510,23 @@ def test_compiled_layers_train_like_eager_ones_and_only_in_training():
         clf.eval()(torch.randn(1, 9_500), torch.tensor([9_500]))
     assert counters["stats"]["unique_graphs"] == 2
     assert all(layer._compiled_call_impl is None for layer in clf.encoder.encoder.layers)
+
+
+def test_a_checkpoints_provenance_note_follows_its_weights_into_the_run(small_iemocap, tmp_path):
+    from emocirc.backbones import load_backbone
+    from emocirc.checkpoints import PROVENANCE_NOTE
+    from emocirc.provenance import banner_text
+
+    folder = tmp_path / "stand-in"
+    load_backbone("tiny").save_pretrained(folder)
+    note = "a stand-in, not the published checkpoint"
+    (folder / PROVENANCE_NOTE).write_text(json.dumps({"note": note}))
+    config = FinetuneConfig(epochs=1, **{**FAST, "backbone": str(folder)})
+    run = finetune(small_iemocap, config, tmp_path / "noted")
+    assert json.loads((run / PROVENANCE_NOTE).read_text()) == {"note": note}
+    assert f"**{note}**" in banner_text({"IEMOCAP": None}, run)
+    # Without a note the run has none, and its banner warns of nothing.
+    (folder / PROVENANCE_NOTE).unlink()
+    plain = finetune(small_iemocap, config, tmp_path / "plain")
+    assert not (plain / PROVENANCE_NOTE).exists()
+    assert note not in banner_text({"IEMOCAP": None}, plain)
