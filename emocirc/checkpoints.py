@@ -458,6 +458,25 @@ def check_encoder_loaded(source: str, loading_info: dict) -> None:
         )
 
 
+def checkpoint_directory(spec: str | os.PathLike[str]) -> Path | None:
+    """The folder of a backbone specification's weights: a local directory or a cached hub snapshot.
+
+    ``None`` for anything else (a built-in name, a hub id not in the cache).
+
+    Examples
+    --------
+    >>> checkpoint_directory("not/cached-anywhere") is None
+    True
+    """
+    spec = str(spec)
+    local = Path(spec).expanduser()
+    if local.is_dir():
+        return local
+    if "/" in spec and not spec.startswith((".", "/", "~")):
+        return hub_snapshot(spec)
+    return None
+
+
 def describe_checkpoint(spec: str | os.PathLike[str]) -> str:
     """Format and hash of the weights behind a directory or cached hub id (``""`` when none is found).
 
@@ -468,11 +487,8 @@ def describe_checkpoint(spec: str | os.PathLike[str]) -> str:
     >>> describe_checkpoint("not/cached-anywhere")
     ''
     """
-    spec = str(spec)
-    local = Path(spec).expanduser()
-    directory = local if local.is_dir() else None
-    if directory is None and "/" in spec and not spec.startswith((".", "/", "~")):
-        directory = hub_snapshot(spec)
+    local = Path(str(spec)).expanduser()
+    directory = checkpoint_directory(spec)
     if directory is None:
         return ""
     try:

@@ -33,9 +33,9 @@ def run_test_ids(run: str | os.PathLike[str], corpus: pd.DataFrame) -> np.ndarra
 
     ``corpus`` is the table the run was trained on (``load_corpus(root, four_class=True)``).
     """
-    from emocirc.finetune import prepare_table
     from emocirc.finetune_config import FinetuneConfig
     from emocirc.splits import folds
+    from emocirc.training_data import prepare_table
 
     run = Path(run)
     try:

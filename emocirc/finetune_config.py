@@ -68,11 +68,11 @@ class FinetuneConfig(Settings):
         ``"auto"`` (bf16 on CUDA, none on CPU), ``"bf16"``, ``"fp16"`` or ``"no"``.
     compile:
         Compile the transformer layers for training with ``torch.compile``
-        (:meth:`emocirc.finetune.EmotionClassifier.compiled_layers`; GPU speed-up, composes
+        (:meth:`emocirc.classifier.EmotionClassifier.compiled_layers`; GPU speed-up, composes
         with ``cuda_graphs``; evaluation stays eager; not hashed).
     cuda_graphs:
         Replay each training step from a CUDA graph per batch shape
-        (:class:`emocirc.finetune.TrainStep`; one CUDA process; not hashed).  Pays off when
+        (:class:`emocirc.train_step.TrainStep`; one CUDA process; not hashed).  Pays off when
         shapes repeat: with fixed-length crops or ``pad_multiple``.
     pad_multiple:
         Pad each training batch to a multiple of this many seconds (0: to

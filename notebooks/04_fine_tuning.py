@@ -52,12 +52,12 @@ from emocirc.comparison import held_out_comparison, run_test_ids
 from emocirc.corpora import load_corpus
 from emocirc.encoders import chapter_encoder
 from emocirc.features import extract_features
-from emocirc.finetune import read_log, read_metrics
 from emocirc.inference import paired_difference
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
 from emocirc.plotting.training import training_curves
 from emocirc.provenance import banner
+from emocirc.runs import read_log, read_metrics
 from emocirc.synth import ensure_corpus
 
 apply_style()
@@ -86,7 +86,8 @@ display(
     )
 )
 pd.Series(config.to_dict()).drop(["extra", "labels"]).to_frame("setting").T
-sd = read_metrics(sd_run)
+sd = read_metrics(sd_run)  # one split: one fold
+(sd_fold,) = sd["folds"].values()
 log = read_log(sd_run)
 log.round(3)
 
@@ -100,7 +101,7 @@ fig = training_curves(log, title="Training curves, speaker-dependent split (dott
 
 # %%
 fig = circplot.confusion_matrix(
-    sd["test"]["confusion"], sd["test"]["labels"], title="Test confusion, speaker-dependent split"
+    sd_fold["test"]["confusion"], sd_fold["test"]["labels"], title="Test confusion, speaker-dependent split"
 )
 
 # %% [markdown]
@@ -113,17 +114,20 @@ fig = circplot.confusion_matrix(
 # %%
 si_run = chapter_encoder(iemocap_root, "finetuned", protocol=independent_protocol, fold=fold, **knobs).run
 si = read_metrics(si_run)
-si_test = si["mean"] if "mean" in si else si["test"]  # with fold = "all": the mean over folds
-if "mean" in si:
-    si_scores = {
-        k: f"{si['mean'][k]:.1%} ± {si['std'][k]:.1%} ({len(si['folds'])} folds)" for k in si["mean"]
+
+
+def score_cells(metrics):
+    """Each test score of a run: the mean over its folds, ± their standard deviation when there are several."""
+    names = list(metrics["folds"])
+    several = len(names) > 1
+    where = f"{len(names)} folds" if several else f"fold {names[0]}"
+    return {
+        k: f"{metrics['mean'][k]:.1%}" + (f" ± {metrics['std'][k]:.1%}" if several else "") + f" ({where})"
+        for k in metrics["mean"]
     }
-else:
-    si_scores = {
-        k: f"{si['test'][k]:.1%} (fold {si['split']})"
-        for k in ("weighted_accuracy", "unweighted_recall", "macro_f1")
-    }
-sd_scores = {k: f"{sd['test'][k]:.1%}" for k in ("weighted_accuracy", "unweighted_recall", "macro_f1")}
+
+
+si_scores, sd_scores = score_cells(si), score_cells(sd)
 pd.DataFrame({"speaker-dependent": sd_scores, independent_protocol: si_scores}).rename(
     index={"weighted_accuracy": "WA", "unweighted_recall": "UA", "macro_f1": "macro-F1"}
 )
@@ -224,7 +228,7 @@ reference = pd.DataFrame(
         (
             "this page",
             f"{backbone}, {config.mode} FT, speaker-dependent",
-            f"{sd['test']['weighted_accuracy']:.1%} WA",
+            f"{sd['mean']['weighted_accuracy']:.1%} WA",
         ),
         (
             "this page",
@@ -237,7 +241,7 @@ reference = pd.DataFrame(
 reference
 
 # %%
-gap = sd["test"]["weighted_accuracy"] - si_test["weighted_accuracy"]
+gap = sd["mean"]["weighted_accuracy"] - si["mean"]["weighted_accuracy"]
 display(
     Markdown(
         f"Here the speaker-dependent split scores **{gap:+.1%}** against the speaker-independent "

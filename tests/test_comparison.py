@@ -9,7 +9,8 @@ from emocirc.comparison import held_out_comparison, run_test_ids
 from emocirc.corpora import load_corpus
 from emocirc.errors import EmocircError
 from emocirc.features import Features
-from emocirc.finetune import FinetuneConfig, finetune, read_metrics
+from emocirc.finetune import FinetuneConfig, finetune
+from emocirc.runs import read_metrics
 from emocirc.synth import ensure_corpus
 
 
@@ -19,7 +20,8 @@ def test_run_test_ids_are_the_held_out_session(tmp_path):
     cfg = FinetuneConfig(backbone="tiny", epochs=1, protocol="leave-one-session-out", fold=0, device="cpu")
     run = finetune(df, cfg, tmp_path / "si", progress=False)
     ids = run_test_ids(run, df)
-    assert len(ids) == read_metrics(run)["test"]["n"]
+    (metrics,) = read_metrics(run)["folds"].values()
+    assert len(ids) == metrics["test"]["n"]
     sessions = set(df.set_index("id").loc[ids, "session"])
     assert len(sessions) == 1  # one session held out, both its speakers
     assert not set(df[~df["id"].isin(ids)]["session"]) & sessions

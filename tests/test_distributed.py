@@ -99,7 +99,8 @@ def test_a_bad_file_in_one_shard_stops_every_process_with_one_line(corpus, tmp_p
 def _equal_length_corpus(corpus: Path, out: Path, multiple: int) -> Path:
     """The corpus's four-class utterances cut (or zero-padded) to 1 s, with a training set of a
     multiple of ``multiple`` utterances; a CSV manifest."""
-    from emocirc.finetune import FinetuneConfig, _select_splits, prepare_table
+    from emocirc.finetune import FinetuneConfig
+    from emocirc.training_data import _select_splits, prepare_table
 
     df = load_corpus(corpus, four_class=True)
     out.mkdir()

@@ -1,4 +1,4 @@
-"""Tests of emocirc.finetune: learning, outputs, determinism, resume, folds, cross-corpus evaluation.
+"""Tests of emocirc.finetune and its modules (classifier, train_step, runs, evaluation): learning, outputs, determinism, resume, folds, cross-corpus evaluation.
 
 All runs use the ``tiny`` backbone on the embedded synthetic corpora (eSpeak
 NG speech), small enough for CI on two CPU cores.
@@ -15,20 +15,13 @@ import pandas as pd
 import pytest
 import torch
 
+from emocirc.classifier import EmotionClassifier, load_classifier
 from emocirc.corpora import load_corpus
 from emocirc.errors import EmocircError
-from emocirc.finetune import (
-    EmotionClassifier,
-    FinetuneConfig,
-    NewBob,
-    Split,
-    evaluate,
-    finetune,
-    finetune_cached,
-    load_classifier,
-    read_log,
-    read_metrics,
-)
+from emocirc.evaluation import evaluate
+from emocirc.finetune import FinetuneConfig, Split, finetune, finetune_cached
+from emocirc.runs import read_log, read_metrics
+from emocirc.schedulers import NewBob
 from emocirc.synth import ensure_corpus
 from tests.conftest import without_dropout
 
@@ -63,7 +56,7 @@ def trained(iemocap, tmp_path_factory):
 
 @pytest.mark.slow
 def test_learns_above_chance(trained):
-    metrics = read_metrics(trained)
+    (metrics,) = read_metrics(trained)["folds"].values()  # one split: one fold
     test = metrics["test"]
     # Four classes: chance is 0.25 (UA) and at most 0.3 (WA, majority class share).
     assert test["n"] >= 15
@@ -182,15 +175,24 @@ def test_fold_all_reports_mean_and_std(small_iemocap, tmp_path):
     config = FinetuneConfig(epochs=1, protocol="leave-one-session-out", fold="all", **FAST)
     out = finetune(small_iemocap, config, tmp_path / "loso")
     summary = read_metrics(out)
-    assert len(summary["folds"]) == 5
-    per_fold = [summary["per_fold"][f]["weighted_accuracy"] for f in summary["folds"]]
+    assert summary["protocol"] == "leave-one-session-out" and len(summary["folds"]) == 5
+    per_fold = [summary["folds"][f]["test"]["weighted_accuracy"] for f in summary["folds"]]
     assert summary["mean"]["weighted_accuracy"] == pytest.approx(np.mean(per_fold))
     assert summary["std"]["weighted_accuracy"] == pytest.approx(np.std(per_fold))
+    on_disk = json.loads((out / "summary.json").read_text())
+    assert (on_disk["mean"], on_disk["std"]) == (summary["mean"], summary["std"])
     for fold in summary["folds"]:
-        metrics = read_metrics(out / fold)
+        # One fold's run reads in the same shape: the fold alone, its test scores as the mean, std 0.
+        one = read_metrics(out / fold)
+        assert set(one) == set(summary) == {"protocol", "folds", "mean", "std"}
+        assert one["protocol"] == summary["protocol"] and list(one["folds"]) == [fold]
+        assert one["folds"][fold] == summary["folds"][fold]
+        test = one["folds"][fold]["test"]
+        assert one["mean"] == {k: test[k] for k in one["mean"]}
+        assert set(one["std"].values()) == {0.0}
         training = json.loads((out / fold / "training_config.json").read_text())
         # Speaker-independent: the test session's speakers never appear in training.
-        assert training["split"] == fold and metrics["test"]["n"] > 0
+        assert training["split"] == fold and test["n"] > 0
 
 
 @pytest.mark.slow
@@ -354,7 +356,7 @@ def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(cache, tm
 @pytest.mark.parametrize("model", ["tiny", "base-random"])
 def test_fast_frozen_cnn_gives_the_models_own_result(model):
     from emocirc.backbones import load_backbone
-    from emocirc.finetune import EmotionClassifier
+    from emocirc.classifier import EmotionClassifier
 
     backbone = load_backbone(model)
     clf = EmotionClassifier(backbone.model, ["a", "b", "c", "d"], True)
@@ -403,7 +405,8 @@ def test_trainable_fft_positional_conv_has_the_modules_gradients():
 
 def test_train_step_is_the_recipes_step():
     from emocirc.backbones import load_backbone
-    from emocirc.finetune import EmotionClassifier, TrainStep
+    from emocirc.classifier import EmotionClassifier
+    from emocirc.train_step import TrainStep
 
     def setup():
         torch.manual_seed(0)
@@ -442,7 +445,7 @@ def test_train_step_is_the_recipes_step():
 
 
 def test_pad_multiple_and_cuda_graph_settings(small_iemocap, tmp_path):
-    from emocirc.finetune import _collate
+    from emocirc.training_data import _collate
 
     waves = [np.ones(5_000, np.float32), np.ones(9_000, np.float32)]
     wav, lens = _collate(waves, None, None, 8_000)
@@ -460,7 +463,8 @@ def test_pad_multiple_and_cuda_graph_settings(small_iemocap, tmp_path):
     config = FinetuneConfig(epochs=1, cuda_graphs=True, pad_multiple=0.5, **FAST)
     run = finetune(small_iemocap, config, tmp_path / "run", log=messages.append)
     assert any("running eagerly" in m for m in messages)
-    assert math.isfinite(read_metrics(run)["valid"]["weighted_accuracy"])
+    (metrics,) = read_metrics(run)["folds"].values()
+    assert math.isfinite(metrics["valid"]["weighted_accuracy"])
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on a CPU needs a C++ compiler")
@@ -468,7 +472,7 @@ def test_compiled_layers_train_like_eager_ones_and_only_in_training():
     from torch._dynamo.utils import counters
 
     from emocirc.backbones import load_backbone
-    from emocirc.finetune import TrainStep
+    from emocirc.train_step import TrainStep
 
     def setup(compiled):
         torch.manual_seed(0)
@@ -506,3 +510,23 @@ def test_compiled_layers_train_like_eager_ones_and_only_in_training():
         clf.eval()(torch.randn(1, 9_500), torch.tensor([9_500]))
     assert counters["stats"]["unique_graphs"] == 2
     assert all(layer._compiled_call_impl is None for layer in clf.encoder.encoder.layers)
+
+
+def test_a_checkpoints_provenance_note_follows_its_weights_into_the_run(small_iemocap, tmp_path):
+    from emocirc.backbones import load_backbone
+    from emocirc.checkpoints import PROVENANCE_NOTE
+    from emocirc.provenance import banner_text
+
+    folder = tmp_path / "stand-in"
+    load_backbone("tiny").save_pretrained(folder)
+    note = "a stand-in, not the published checkpoint"
+    (folder / PROVENANCE_NOTE).write_text(json.dumps({"note": note}))
+    config = FinetuneConfig(epochs=1, **{**FAST, "backbone": str(folder)})
+    run = finetune(small_iemocap, config, tmp_path / "noted")
+    assert json.loads((run / PROVENANCE_NOTE).read_text()) == {"note": note}
+    assert f"**{note}**" in banner_text({"IEMOCAP": None}, run)
+    # Without a note the run has none, and its banner warns of nothing.
+    (folder / PROVENANCE_NOTE).unlink()
+    plain = finetune(small_iemocap, config, tmp_path / "plain")
+    assert not (plain / PROVENANCE_NOTE).exists()
+    assert note not in banner_text({"IEMOCAP": None}, plain)

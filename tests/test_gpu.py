@@ -19,7 +19,9 @@ import torch
 
 from emocirc import features as F
 from emocirc.backbones import load_backbone
-from emocirc.finetune import EmotionClassifier, FinetuneConfig, TrainStep, finetune
+from emocirc.classifier import EmotionClassifier
+from emocirc.finetune import FinetuneConfig, finetune
+from emocirc.train_step import TrainStep
 from tests.conftest import without_dropout
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

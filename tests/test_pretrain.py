@@ -89,11 +89,12 @@ def test_loads_with_automodel_load_backbone_and_extract(run, corpus, tmp_path):
 
 def test_fine_tunes(run, corpus, tmp_path):
     from emocirc.corpora import load_corpus
-    from emocirc.finetune import FinetuneConfig, finetune, read_metrics
+    from emocirc.finetune import FinetuneConfig, finetune
+    from emocirc.runs import read_metrics
 
     df = load_corpus(corpus, four_class=True)
     cfg = FinetuneConfig(backbone=str(run), epochs=1, device="cpu")
-    metrics = read_metrics(finetune(df, cfg, tmp_path / "ft", progress=False))
+    (metrics,) = read_metrics(finetune(df, cfg, tmp_path / "ft", progress=False))["folds"].values()
     assert metrics["best_epoch"] == 1
 
 

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     """Handle ``emocirc evaluate``."""
     from emocirc._io import atomic_path, write_json
     from emocirc.corpora import load_corpus
-    from emocirc.finetune import check_run, evaluate
+    from emocirc.evaluation import evaluate
+    from emocirc.runs import check_run
 
     check_run(args.checkpoint)  # before the corpus is read
     df = load_corpus(args.corpus, format=args.format, skip_bad=args.skip_bad)

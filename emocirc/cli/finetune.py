@@ -136,7 +136,8 @@ def config_from_args(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     """Handle ``emocirc finetune``."""
     from emocirc.corpora import load_corpus
-    from emocirc.finetune import finetune, read_metrics
+    from emocirc.finetune import finetune
+    from emocirc.runs import read_metrics
 
     config = config_from_args(args)
     df = load_corpus(args.corpus, format=args.format, four_class=True, skip_bad=args.skip_bad)
@@ -146,18 +147,20 @@ def run(args: argparse.Namespace) -> int:
     if int(os.environ.get("RANK", "0")) != 0:
         return 0  # under `accelerate launch`, the main process reports
     metrics = read_metrics(out)
-    if "mean" in metrics:
+    folds = metrics["folds"]
+    for name, fold in folds.items():
+        part = fold["test"] or fold["valid"]
+        which = "test" if fold["test"] else "valid"
+        print(
+            (f"{name}: " if len(folds) > 1 else "")
+            + f"best epoch {fold['best_epoch']}: {which} WA {part['weighted_accuracy']:.3f}  "
+            f"UA {part['unweighted_recall']:.3f}  macro-F1 {part['macro_f1']:.3f}"
+        )
+    if len(folds) > 1:
         mean, std = metrics["mean"], metrics["std"]
         print(
-            f"{len(metrics['folds'])} folds of {config.protocol}: "
+            f"{len(folds)} folds of {metrics['protocol']}: "
             + "  ".join(f"{k} {mean[k]:.3f} ± {std[k]:.3f}" for k in mean)
-        )
-    else:
-        part = metrics["test"] or metrics["valid"]
-        which = "test" if metrics["test"] else "valid"
-        print(
-            f"best epoch {metrics['best_epoch']}: {which} WA {part['weighted_accuracy']:.3f}  "
-            f"UA {part['unweighted_recall']:.3f}  macro-F1 {part['macro_f1']:.3f}"
         )
     print(f"wrote {out}")
     return 0

@@ -20,7 +20,7 @@ def training_curves(log: pd.DataFrame, ax: Axes | None = None, title: str | None
     Parameters
     ----------
     log:
-        The run's ``log.csv`` (:func:`emocirc.finetune.read_log`): columns
+        The run's ``log.csv`` (:func:`emocirc.runs.read_log`): columns
         ``epoch``, ``train_loss``, ``valid_loss``, ``valid_error``.
     ax:
         Axes to draw on (default: a new figure).
