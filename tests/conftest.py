@@ -75,7 +75,7 @@ def sigkill_then_rerun(command: list[str], out: Path, env: dict[str, str]) -> st
 
 @pytest.fixture(scope="session")
 def corpus_store(tmp_path_factory) -> Path:
-    """The session's one folder of synthetic corpora (``<cache>/corpora``), shared by every test cache.
+    """The session's one folder of synthetic corpora (``<cache>/corpora``), shared by the module caches.
 
     A synthetic corpus is a pure function of its key (kind, seed, scale, generator
     and eSpeak NG versions), and tests only read it (they copy a corpus before
@@ -102,12 +102,13 @@ def shared_corpus(tmp_path_factory, corpus_store) -> Callable[..., Path]:
 
 
 @pytest.fixture
-def emocirc_cache(tmp_path, monkeypatch, corpus_store) -> Path:
+def emocirc_cache(tmp_path, monkeypatch) -> Path:
     """Point EMOCIRC_CACHE at the test's own tmp_path/cache; use with ``pytest.mark.usefixtures``.
 
-    Its ``corpora`` folder is the session's :func:`corpus_store`.
+    The folder is left for the code under test to create (tests check what it writes
+    there); a test that only needs a synthetic corpus takes :func:`shared_corpus`.
     """
-    cache = link_corpora(tmp_path / "cache", corpus_store)
+    cache = tmp_path / "cache"
     monkeypatch.setenv("EMOCIRC_CACHE", str(cache))
     return cache
 
