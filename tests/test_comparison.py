@@ -10,11 +10,12 @@ from emocirc.corpora import load_corpus
 from emocirc.errors import EmocircError
 from emocirc.features import Features
 from emocirc.finetune import FinetuneConfig, finetune, read_metrics
+from emocirc.synth import ensure_corpus
 
 
 @pytest.mark.usefixtures("emocirc_cache")
-def test_run_test_ids_are_the_held_out_session(tmp_path, shared_corpus):
-    df = load_corpus(shared_corpus("iemocap", 0.05), four_class=True)
+def test_run_test_ids_are_the_held_out_session(tmp_path):
+    df = load_corpus(ensure_corpus("iemocap", scale=0.05), four_class=True)
     cfg = FinetuneConfig(backbone="tiny", epochs=1, protocol="leave-one-session-out", fold=0, device="cpu")
     run = finetune(df, cfg, tmp_path / "si", progress=False)
     ids = run_test_ids(run, df)
