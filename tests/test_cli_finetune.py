@@ -10,12 +10,11 @@ import pytest
 
 from emocirc.cli import main
 from emocirc.corpora import load_corpus
-from emocirc.synth import ensure_corpus
 
 
 @pytest.fixture
-def roots(emocirc_cache):
-    return ensure_corpus("iemocap", scale=0.1), ensure_corpus("emodb", scale=0.05)
+def roots(emocirc_cache, shared_corpus):
+    return shared_corpus("iemocap", 0.1), shared_corpus("emodb", 0.05)
 
 
 def test_finetune_then_evaluate(roots, tmp_path, capsys):

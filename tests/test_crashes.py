@@ -80,9 +80,24 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def reference(corpus, tmp_path_factory):
-    """Features of an uninterrupted run into a cache of its own."""
+    """Features of an uninterrupted run into a cache of its own.
+
+    It runs in this process (on one thread, as the commands do): the runs under
+    test are the killed and concurrent subprocesses, and must end as this one.
+    """
+    import torch
+
+    from emocirc.cli import main
+
     base = tmp_path_factory.mktemp("reference")
-    finish(emocirc(*extract_args(corpus, base / "f.npz"), cache=base / "cache"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("EMOCIRC_CACHE", str(base / "cache"))
+            assert main(extract_args(corpus, base / "f.npz")) == 0
+    finally:
+        torch.set_num_threads(threads)
     return load_features(base / "f.npz")
 
 

@@ -20,7 +20,6 @@ import pytest
 import soundfile as sf
 
 from emocirc.corpora import load_corpus
-from emocirc.synth import ensure_corpus
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,8 +54,8 @@ def emocirc(
 
 
 @pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    return ensure_corpus("iemocap", scale=0.05, cache_dir=tmp_path_factory.mktemp("corpora"))
+def corpus(shared_corpus) -> Path:
+    return shared_corpus("iemocap", 0.05)
 
 
 def test_two_process_extraction_is_identical_to_one(corpus, tmp_path):

@@ -23,7 +23,7 @@ from emocirc.finetune import FinetuneConfig, Split, finetune, finetune_cached
 from emocirc.runs import read_log, read_metrics
 from emocirc.schedulers import NewBob
 from emocirc.synth import ensure_corpus
-from tests.conftest import without_dropout
+from tests.conftest import sigkill_then_rerun, without_dropout
 
 # Random-initialised ``tiny`` needs larger steps than the recipe's 1e-5/1e-4,
 # which assume a pre-trained start.
@@ -31,11 +31,8 @@ FAST = {"backbone": "tiny", "lr_backbone": 2e-3, "lr_head": 2e-2, "device": "cpu
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    path = tmp_path_factory.mktemp("emocirc-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EMOCIRC_CACHE", str(path))
-        yield path
+def cache(module_cache):
+    return module_cache
 
 
 @pytest.fixture(scope="module")
@@ -267,50 +264,33 @@ def _finetune_command(corpus, out):
     ]
 
 
+@pytest.fixture(scope="module")
+def tiny_corpus(cache):
+    return ensure_corpus("iemocap", scale=0.05, cache_dir=cache)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tiny_corpus, tmp_path_factory):
+    """An uninterrupted 3-epoch run on the smallest corpus: what every interrupted run must end as."""
+    df = load_corpus(tiny_corpus, four_class=True)
+    return finetune(df, FinetuneConfig(epochs=3, **FAST), tmp_path_factory.mktemp("whole") / "run")
+
+
 @pytest.mark.slow
-def test_resumes_after_a_real_sigkill(cache, tmp_path):
+def test_resumes_after_a_real_sigkill(cache, tiny_corpus, uninterrupted, tmp_path):
     """SIGKILL the CLI once epoch 1 is checkpointed; the rerun ends exactly like an uninterrupted run."""
     import os
-    import signal
-    import subprocess
-    import time
 
-    corpus = ensure_corpus("iemocap", scale=0.05, cache_dir=cache)
     env = {**os.environ, "EMOCIRC_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    whole = subprocess.run(
-        _finetune_command(corpus, tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=300
-    )
-    assert whole.returncode == 0, whole.stderr[-2000:]
-
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        _finetune_command(corpus, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 240
-        # The checkpoint directory is renamed into place whole, so its presence means epoch 1 is on disk.
-        while not (out / "checkpoint" / "state.pt").is_file():
-            assert proc.poll() is None, "the run ended before its first checkpoint appeared"
-            assert time.monotonic() < deadline, "no checkpoint within 240 s"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    # Killed mid-run: otherwise the rerun would only reuse a finished run and prove nothing.
-    assert not (out / "metrics.json").exists()
-
-    rerun = subprocess.run(
-        _finetune_command(corpus, out), env=env, capture_output=True, text=True, timeout=300
-    )
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    resumed = [line for line in rerun.stdout.splitlines() if line.startswith("resuming")]
-    assert len(resumed) == 1 and any(f"after epoch {k}" in resumed[0] for k in (1, 2, 3)), rerun.stdout
+    stdout = sigkill_then_rerun(_finetune_command(tiny_corpus, out), out, env)
+    resumed = [line for line in stdout.splitlines() if line.startswith("resuming")]
+    assert any(f"after epoch {k}" in resumed[0] for k in (1, 2, 3)), stdout
     done_before = int(resumed[0].rsplit(" ", 1)[-1])
-    trained_now = [line for line in rerun.stdout.splitlines() if line.startswith("epoch ")]
+    trained_now = [line for line in stdout.splitlines() if line.startswith("epoch ")]
     assert len(trained_now) == 3 - done_before
 
-    log_whole, metrics_whole = _strip_times(tmp_path / "whole")
+    log_whole, metrics_whole = _strip_times(uninterrupted)
     log_killed, metrics_killed = _strip_times(out)
     assert list(log_killed["epoch"]) == [1, 2, 3]
     pd.testing.assert_frame_equal(log_whole, log_killed, check_exact=True)
@@ -321,11 +301,10 @@ def test_resumes_after_a_real_sigkill(cache, tmp_path):
 
 
 @pytest.mark.slow
-def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(cache, tmp_path):
+def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(tiny_corpus, uninterrupted, tmp_path):
     """A kill inside atomic_dir's swap leaves only ``.checkpoint.old-<pid>``: it is put back and used."""
-    df = load_corpus(ensure_corpus("iemocap", scale=0.05, cache_dir=cache), four_class=True)
-    config = FinetuneConfig(epochs=2, **FAST)
-    whole = finetune(df, config, tmp_path / "whole")
+    df = load_corpus(tiny_corpus, four_class=True)
+    config = FinetuneConfig(epochs=3, **FAST)
 
     def crash(epoch, _row):
         if epoch == 1:
@@ -343,7 +322,7 @@ def test_kill_between_checkpoint_renames_resumes_from_the_previous_one(cache, tm
     lines = []
     resumed = finetune(df, config, out, log=lines.append)
     assert any("resuming" in line and "after epoch 1" in line for line in lines), lines
-    log_a, metrics_a = _strip_times(whole)
+    log_a, metrics_a = _strip_times(uninterrupted)
     log_b, metrics_b = _strip_times(resumed)
     pd.testing.assert_frame_equal(log_a, log_b)
     assert metrics_a == metrics_b

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
@@ -23,6 +20,7 @@ from emocirc.errors import EmocircError
 from emocirc.frames import frame_counts
 from emocirc.pretrain import PretrainConfig, corpus_files, mfcc, pretrain, read_pretrain_log
 from emocirc.synth import ensure_corpus
+from tests.conftest import sigkill_then_rerun
 
 SMALL = dict(
     steps=6, batch_size=2, crop_seconds=1.0, eval_every=2, checkpoint_every=2, eval_crops=2, n_clusters=8
@@ -30,11 +28,8 @@ SMALL = dict(
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    path = tmp_path_factory.mktemp("emocirc-cache")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("EMOCIRC_CACHE", str(path))
-        yield path
+def cache(module_cache):
+    return module_cache
 
 
 @pytest.fixture(scope="module")
@@ -134,8 +129,10 @@ def test_wav2vec2_objective_learns_a_little_and_logs_its_parts(corpus, tmp_path)
 
 
 def _command(corpus, out):
+    import torch
+
     flags = []
-    for key, value in {**SMALL, "steps": 8}.items():
+    for key, value in SMALL.items():
         flags += ["--" + key.replace("_", "-"), str(value)]
     return [
         sys.executable,
@@ -146,6 +143,8 @@ def _command(corpus, out):
         "--out",
         str(out),
         "--no-progress",
+        # The thread count of this process, which made the reference run.
+        *("--threads", str(torch.get_num_threads())),
         *flags,
     ]
 
@@ -155,38 +154,13 @@ def _log_without_times(out):
 
 
 @pytest.mark.slow
-def test_resumes_after_a_real_sigkill_with_the_same_result(cache, corpus, tmp_path):
+def test_resumes_after_a_real_sigkill_with_the_same_result(cache, corpus, run, tmp_path):
+    """SIGKILL the CLI once step 2 is checkpointed; the rerun ends exactly like the uninterrupted ``run``."""
     env = {**os.environ, "EMOCIRC_CACHE": str(cache), "HF_HUB_OFFLINE": "1"}
-    whole = subprocess.run(
-        _command(corpus, tmp_path / "whole"), env=env, capture_output=True, text=True, timeout=300
-    )
-    assert whole.returncode == 0, whole.stderr[-2000:]
-
     out = tmp_path / "killed"
-    proc = subprocess.Popen(
-        _command(corpus, out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 240
-        # The checkpoint directory is renamed into place whole: its presence means step 2 is on disk.
-        while not (out / "checkpoint" / "state.pt").is_file():
-            assert proc.poll() is None, "the run ended before its first checkpoint appeared"
-            assert time.monotonic() < deadline, "no checkpoint within 240 s"
-            time.sleep(0.02)
-        os.kill(proc.pid, signal.SIGKILL)
-    finally:
-        proc.wait(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert not (out / "metrics.json").exists()
-
-    rerun = subprocess.run(_command(corpus, out), env=env, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    resumed = [line for line in rerun.stdout.splitlines() if line.startswith("resuming")]
-    assert len(resumed) == 1, rerun.stdout
-    assert _weights(out) == _weights(tmp_path / "whole")
-    pd.testing.assert_frame_equal(
-        _log_without_times(out), _log_without_times(tmp_path / "whole"), check_exact=True
-    )
+    sigkill_then_rerun(_command(corpus, out), out, env)
+    assert _weights(out) == _weights(run)
+    pd.testing.assert_frame_equal(_log_without_times(out), _log_without_times(run), check_exact=True)
     assert not [p.name for p in out.iterdir() if p.name.startswith(".") or p.name == "checkpoint"]
 
 

@@ -19,7 +19,6 @@ import pytest
 from emocirc.cli import main
 from emocirc.corpora import load_corpus
 from emocirc.features import load_features
-from emocirc.synth import ensure_corpus
 from tests.damage import KINDS, damage
 from tests.layouts import EMODB_SAMPLE, make_emodb
 
@@ -29,11 +28,8 @@ FINETUNE = ["--model", "tiny", "--epochs", "1", "--device", "cpu", "--no-progres
 
 
 @pytest.fixture(scope="module")
-def synthetic(tmp_path_factory) -> tuple[Path, Path]:
-    cache = tmp_path_factory.mktemp("synthetic")
-    return ensure_corpus("iemocap", scale=0.1, cache_dir=cache), ensure_corpus(
-        "emodb", scale=0.05, cache_dir=cache
-    )
+def synthetic(shared_corpus) -> tuple[Path, Path]:
+    return shared_corpus("iemocap", 0.1), shared_corpus("emodb", 0.05)
 
 
 def _damaged_copy(source: Path, target: Path, kinds, per_class: int = 6) -> tuple[Path, list[Path]]:
