@@ -178,7 +178,7 @@ def espeak_synthesizer(voice: str = DIARY_VOICE, gender: str = "F", seed: int = 
     """One diary speaker in eSpeak NG, speaking :data:`DIARY_LINES` with a given emotion.
 
     The speaker's habits are drawn once from ``seed``
-    (:func:`emocirc.prosody.random_speaker`); each utterance renders the
+    (:func:`emocirc.synthesis_rules.random_speaker`); each utterance renders the
     emotion with the synthetic corpora's rule table
     (:func:`emocirc.synth.synthesize_utterance`).
 
@@ -189,8 +189,8 @@ def espeak_synthesizer(voice: str = DIARY_VOICE, gender: str = "F", seed: int = 
     >>> wave.dtype.name, 1.0 < len(wave) / SAMPLE_RATE < 8.0
     ('float32', True)
     """
-    from emocirc.prosody import random_speaker
     from emocirc.synth import synthesize_utterance
+    from emocirc.synthesis_rules import random_speaker
 
     speaker = random_speaker("diary", gender, voice, np.random.default_rng(seed))
 

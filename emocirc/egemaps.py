@@ -9,7 +9,7 @@ utterance with audEERING's ``opensmile`` package and hands it over in the
 shapes the rest of emocirc scores:
 
 - :func:`extract_egemaps_features` gives a DataFrame, one row per file, that
-  :func:`emocirc.prosodic.loso_baseline` scores exactly like the hand-made
+  :func:`emocirc.prosodic_baseline.loso_baseline` scores exactly like the hand-made
   prosodic features;
 - :func:`egemaps_embeddings` gives a one-"layer" :class:`~emocirc.features.Features`,
   so that :func:`emocirc.probing.layer_probe` scores it beside a wav2vec2

@@ -11,7 +11,7 @@ of "voice", the /θ/ of "thick").
 A speaker is an eSpeak variant that :mod:`emocirc.voices` gives this corpus
 and no other, an English accent (American, British, Scottish, Caribbean,
 ...) and habits of pitch, range and rate drawn by
-:func:`emocirc.prosody.random_speaker`.  :func:`emocirc.synth.synthesize_readspeech`
+:func:`emocirc.synthesis_rules.random_speaker`.  :func:`emocirc.synth.synthesize_readspeech`
 writes the audio (``<speaker>/<speaker>-<nnnn>.wav``, 16 kHz mono); beside
 each file lies ``<speaker>-<nnnn>.phones.tsv``, the phoneme of each 20 ms
 frame from eSpeak's own phoneme events (:func:`frame_alignment`).
@@ -49,7 +49,7 @@ import pandas as pd
 
 from emocirc.audio import SAMPLE_RATE
 from emocirc.errors import EmocircError
-from emocirc.prosody import SpeakerProfile, random_speaker
+from emocirc.synthesis_rules import SpeakerProfile, random_speaker
 from emocirc.voices import voices_for
 
 #: Bump whenever the grammar, the vocabulary or the speakers change (part of the cache key).

@@ -166,7 +166,7 @@ def _lexicon(label: str) -> tuple[float, float]:
 #: Where each canonical emotion sits on the circumplex (valence, arousal in
 #: -1..1): the project's one table of emotion positions.  It is the
 #: generating position of the synthetic corpora's ratings
-#: (:data:`emocirc.prosody.RULES`' valence and arousal are these values on the
+#: (:data:`emocirc.synthesis_rules.RULES`' valence and arousal are these values on the
 #: 1-5 scale), the ground truth of the synthetic diary and the target of
 #: corpora that have labels but no ratings (EMODB).  :data:`POSITION_SOURCES`
 #: says where each value comes from.

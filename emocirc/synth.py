@@ -3,7 +3,7 @@
 EMODB and IEMOCAP cannot be downloaded here, and most readers try the book
 before they hold the licensed corpora.  This module speaks their sentences
 with eSpeak NG (:mod:`emocirc.espeak`), renders each emotion with the rule
-table of :mod:`emocirc.prosody`, and writes the files exactly as the real
+table of :mod:`emocirc.synthesis_rules`, and writes the files exactly as the real
 releases lay them out, so :func:`emocirc.corpora.load_corpus` reads them
 unchanged and every chapter runs anywhere.
 
@@ -55,7 +55,8 @@ from emocirc.corpora.emodb import EMOTIONS as EMODB_CODES
 from emocirc.corpora.emodb import SPEAKERS as EMODB_SPEAKERS
 from emocirc.corpora.emodb import TEXTS as EMODB_TEXTS
 from emocirc.errors import EmocircError
-from emocirc.prosody import (
+from emocirc.provenance import SYNTHETIC_MARKER, is_synthetic
+from emocirc.synthesis_rules import (
     EMODB_EMOTIONS,
     RULES,
     RenderedProsody,
@@ -63,7 +64,6 @@ from emocirc.prosody import (
     random_speaker,
     render_prosody,
 )
-from emocirc.provenance import SYNTHETIC_MARKER, is_synthetic
 from emocirc.voices import voices_for
 
 #: Bump whenever a change to this module or the rule table changes the audio:
@@ -252,7 +252,7 @@ def synthesize_utterance(
 ) -> tuple[np.ndarray, RenderedProsody]:
     """Speak ``text`` with ``emotion`` in ``speaker``'s voice.
 
-    The emotion's rule (:data:`emocirc.prosody.RULES`) is combined with the
+    The emotion's rule (:data:`emocirc.synthesis_rules.RULES`) is combined with the
     speaker's habits and per-utterance variation drawn from ``rng``; eSpeak
     renders pitch level, pitch range and rate, then post-processing adds
     jitter, harshness (soft saturation, a "chest tone"), breathiness
@@ -269,7 +269,7 @@ def synthesize_utterance(
     rng : numpy.random.Generator
         Source of all per-utterance variation; the same state gives the same samples.
     arousal : float, optional
-        The utterance's own arousal on 1-5 (see :func:`emocirc.prosody.render_prosody`).
+        The utterance's own arousal on 1-5 (see :func:`emocirc.synthesis_rules.render_prosody`).
 
     Returns
     -------
@@ -652,7 +652,7 @@ def synthesize_iemocap(
     a ``._`` resource-fork decoy and transcriptions.
 
     Each utterance's valence, arousal and dominance are drawn around its
-    emotion's place on the circumplex (:data:`emocirc.prosody.RULES`); its
+    emotion's place on the circumplex (:data:`emocirc.synthesis_rules.RULES`); its
     prosody follows its own arousal, and the summary values are the mean of
     two simulated annotators' integer ratings, as in the release.
 

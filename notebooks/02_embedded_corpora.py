@@ -34,7 +34,7 @@ n_boot = 500  # speaker-bootstrap resamples of every interval (emocirc.inference
 import pandas as pd
 from IPython.display import Audio, Markdown, display
 
-from emocirc import egemaps, prosodic, prosody
+from emocirc import egemaps, prosodic_baseline, synthesis_rules
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.corpora import load_corpus
 from emocirc.inference import classification_intervals, paired_difference
@@ -56,7 +56,7 @@ banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, "none", skip_bad=skip_bad
 # {cite}`murray1993` tabulates the directions; Burkhardt's Emofilt
 # {cite}`burkhardt2005emofilt`, which re-synthesised EMODB's emotions from
 # rules, gives magnitudes. The table below is the single rule table of the
-# package (`emocirc.prosody.RULES`), tempered from Emofilt's extremes:
+# package (`emocirc.synthesis_rules.RULES`), tempered from Emofilt's extremes:
 # percentages are relative to neutral (duration above 100 % is slower),
 # intensity is in dB. Voice quality is approximated after synthesis:
 # jitter by perturbing the pitch period, breathiness by noise that follows
@@ -72,7 +72,7 @@ banner({"EMODB": emodb_root, "IEMOCAP": iemocap_root}, "none", skip_bad=skip_bad
 # and why prosody alone places happiness near anger.
 
 # %%
-prosody.rules_table()
+synthesis_rules.rules_table()
 
 # %% [markdown]
 # Three layers make classes overlap as they do in acted speech: each speaker
@@ -85,9 +85,9 @@ prosody.rules_table()
 # %%
 pd.DataFrame(
     {
-        "per utterance (sd)": pd.Series(prosody.UTTERANCE_NOISE),
-        "per speaker and emotion (sd)": pd.Series(prosody.HABIT_SPREAD),
-        "per arousal point": pd.Series(prosody.AROUSAL_SLOPE),
+        "per utterance (sd)": pd.Series(synthesis_rules.UTTERANCE_NOISE),
+        "per speaker and emotion (sd)": pd.Series(synthesis_rules.HABIT_SPREAD),
+        "per arousal point": pd.Series(synthesis_rules.AROUSAL_SLOPE),
     }
 )
 
@@ -137,7 +137,7 @@ iemocap.groupby("label")[["valence", "arousal", "dominance"]].agg(["mean", "std"
 # %%
 examples = emodb[(emodb["speaker"] == example_speaker) & (emodb["sentence"] == example_sentence)]
 examples = examples.drop_duplicates("label").set_index("label")
-order = [e for e in prosody.EMODB_EMOTIONS if e in examples.index]
+order = [e for e in synthesis_rules.EMODB_EMOTIONS if e in examples.index]
 waves = {label: load_audio(examples.loc[label, "path"]) for label in order}
 fig = plot_spectrograms(
     waves,
@@ -157,22 +157,27 @@ for label, wave in waves.items():
 # ## A prosodic baseline
 #
 # Before any neural network: how far do pitch, energy and rate get? For each
-# utterance `emocirc.prosodic` measures F0 (normalised autocorrelation),
+# utterance `emocirc.prosodic_baseline` measures F0 (normalised autocorrelation),
 # frame energy and a speech-rate proxy (energy peaks per second), z-scores the
 # statistics within each speaker, and trains a logistic regression with one
 # speaker held out at a time (leave-one-speaker-out, so no test voice is ever
 # heard in training).
 
 # %%
-features = prosodic.extract_prosodic_features(emodb["path"])
+features = prosodic_baseline.extract_prosodic_features(emodb["path"])
 features.groupby(emodb["label"].to_numpy()).mean().T.round(2)
 
 # %%
-result = prosodic.loso_baseline(features, emodb["label"], emodb["speaker"], seed=seed)
-arousal = prosodic.binary_loso(
-    features, emodb["label"], emodb["speaker"], prosodic.HIGH_AROUSAL, prosodic.LOW_AROUSAL, seed=seed
+result = prosodic_baseline.loso_baseline(features, emodb["label"], emodb["speaker"], seed=seed)
+arousal = prosodic_baseline.binary_loso(
+    features,
+    emodb["label"],
+    emodb["speaker"],
+    prosodic_baseline.HIGH_AROUSAL,
+    prosodic_baseline.LOW_AROUSAL,
+    seed=seed,
 )
-pairs = prosodic.pairwise_accuracies(features, emodb["label"], emodb["speaker"], seed=seed)
+pairs = prosodic_baseline.pairwise_accuracies(features, emodb["label"], emodb["speaker"], seed=seed)
 # Intervals: the held-out predictions are kept and EMODB's speakers resampled
 # (then utterances within them), the scheme of emocirc.inference (chapter 5 explains it).
 prosodic_ci = classification_intervals(
@@ -190,7 +195,7 @@ display(
         f"Seven classes: weighted accuracy {_ci(prosodic_ci, 'WA')}, unweighted recall "
         f"{_ci(prosodic_ci, 'UA')} (chance 0.14; 95 % speaker-bootstrap intervals over "
         f"{emodb['speaker'].nunique()} speakers). High against low arousal "
-        f"({', '.join(prosodic.HIGH_AROUSAL)} vs {', '.join(prosodic.LOW_AROUSAL)}): balanced accuracy "
+        f"({', '.join(prosodic_baseline.HIGH_AROUSAL)} vs {', '.join(prosodic_baseline.LOW_AROUSAL)}): balanced accuracy "
         f"**{arousal:.2f}**. Most confused pair: **{' / '.join(result.most_confused_pair())}**."
     )
 )
@@ -225,13 +230,15 @@ pairs.head(6).to_frame()
 # %%
 if egemaps.is_available():
     egemaps_features = egemaps.extract_egemaps_features(emodb["path"])
-    egemaps_result = prosodic.loso_baseline(egemaps_features, emodb["label"], emodb["speaker"], seed=seed)
-    egemaps_arousal = prosodic.binary_loso(
+    egemaps_result = prosodic_baseline.loso_baseline(
+        egemaps_features, emodb["label"], emodb["speaker"], seed=seed
+    )
+    egemaps_arousal = prosodic_baseline.binary_loso(
         egemaps_features,
         emodb["label"],
         emodb["speaker"],
-        prosodic.HIGH_AROUSAL,
-        prosodic.LOW_AROUSAL,
+        prosodic_baseline.HIGH_AROUSAL,
+        prosodic_baseline.LOW_AROUSAL,
         seed=seed,
     )
     egemaps_ci = classification_intervals(
@@ -255,7 +262,7 @@ if egemaps.is_available():
         ),
         pd.DataFrame(
             {
-                "features": [len(prosodic.FEATURE_NAMES), egemaps_features.shape[1]],
+                "features": [len(prosodic_baseline.FEATURE_NAMES), egemaps_features.shape[1]],
                 "WA": [_ci(prosodic_ci, "WA"), _ci(egemaps_ci, "WA")],
                 "UA": [_ci(prosodic_ci, "UA"), _ci(egemaps_ci, "UA")],
                 "high vs low arousal (UA)": [arousal, egemaps_arousal],
@@ -279,8 +286,8 @@ else:
 # harder dimension to hear.
 
 # %%
-iem_features = prosodic.normalize_per_speaker(
-    prosodic.extract_prosodic_features(iemocap["path"]), iemocap["speaker"]
+iem_features = prosodic_baseline.normalize_per_speaker(
+    prosodic_baseline.extract_prosodic_features(iemocap["path"]), iemocap["speaker"]
 )
 iem_features[["f0_mean", "energy_mean", "rate"]].corrwith(iemocap["valence"], method="spearman").to_frame(
     "valence"

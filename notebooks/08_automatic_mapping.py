@@ -52,10 +52,10 @@ from emocirc.features import extract_features
 from emocirc.inference import ccc_interval, paired_difference
 from emocirc.plotting import apply_style
 from emocirc.plotting import circumplex as circplot
-from emocirc.prosody import RULES
 from emocirc.provenance import banner
 from emocirc.russell import reference_table
 from emocirc.synth import ensure_corpus
+from emocirc.synthesis_rules import RULES
 
 apply_style()
 iemocap_root = iemocap_root or ensure_corpus("iemocap", seed=seed, scale=iemocap_scale)
@@ -111,7 +111,7 @@ print(f"{len(X)} IEMOCAP utterances, {len(set(iemocap.speakers))} speakers, laye
 #
 # On real IEMOCAP the ratings are human judgements. The embedded synthetic
 # corpus draws each utterance's ratings around a position per emotion
-# (`emocirc.prosody.RULES`, the "generator" columns below, 1-5): the
+# (`emocirc.synthesis_rules.RULES`, the "generator" columns below, 1-5): the
 # package's one table of emotion positions, `emocirc.russell.EMOTION_POSITIONS`,
 # which takes NRC VAD's lexicon values where the lexicon has the word, puts
 # neutral at the origin and estimates frustration and surprise, mapped onto

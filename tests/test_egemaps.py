@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import soundfile as sf
 
-from emocirc import egemaps, prosodic
+from emocirc import egemaps, prosodic_baseline
 from emocirc.errors import EmocircError
 
 SR = 16000
@@ -96,7 +96,7 @@ def test_baseline_separates_constructed_emotions(tmp_path):
     assert feats.embeddings.shape == (24, 1, 88) and feats.layers.tolist() == [0]
     assert feats.ids.tolist() == corpus["id"].tolist() and np.isnan(feats.arousal).all()
     table = pd.DataFrame(feats.embeddings[:, 0], columns=egemaps.feature_names())
-    result = prosodic.loso_baseline(table, corpus["label"], corpus["speaker"])
+    result = prosodic_baseline.loso_baseline(table, corpus["label"], corpus["speaker"])
     assert result.weighted_accuracy >= 0.9
     with pytest.raises(EmocircError, match="expected path, label and speaker"):
         egemaps.egemaps_embeddings(corpus.drop(columns="speaker"))

@@ -7,7 +7,7 @@ import pytest
 
 from emocirc import espeak
 from emocirc.errors import EmocircError
-from emocirc.prosodic import f0_track
+from emocirc.prosodic_baseline import f0_track
 
 TEXT = "Der Lappen liegt auf dem Eisschrank."
 

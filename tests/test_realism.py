@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from scipy.stats import spearmanr
 
-from emocirc import prosodic, synth
+from emocirc import prosodic_baseline, synth
 from emocirc.corpora import load_corpus
 
 pytestmark = pytest.mark.slow
@@ -23,13 +23,13 @@ pytestmark = pytest.mark.slow
 def emodb(tmp_path_factory):
     root = synth.synthesize_emodb(tmp_path_factory.mktemp("realism") / "emodb", seed=0, scale=0.3)
     df = load_corpus(root)
-    return df, prosodic.extract_prosodic_features(df["path"])
+    return df, prosodic_baseline.extract_prosodic_features(df["path"])
 
 
 @pytest.fixture(scope="module")
 def baseline(emodb):
     df, feats = emodb
-    return prosodic.loso_baseline(feats, df["label"], df["speaker"])
+    return prosodic_baseline.loso_baseline(feats, df["label"], df["speaker"])
 
 
 def test_seven_classes_well_above_chance_but_not_trivial(baseline):
@@ -42,8 +42,8 @@ def test_seven_classes_well_above_chance_but_not_trivial(baseline):
 
 def test_high_and_low_arousal_nearly_separable(emodb):
     df, feats = emodb
-    score = prosodic.binary_loso(
-        feats, df["label"], df["speaker"], prosodic.HIGH_AROUSAL, prosodic.LOW_AROUSAL
+    score = prosodic_baseline.binary_loso(
+        feats, df["label"], df["speaker"], prosodic_baseline.HIGH_AROUSAL, prosodic_baseline.LOW_AROUSAL
     )
     assert score > 0.85
 
@@ -51,7 +51,7 @@ def test_high_and_low_arousal_nearly_separable(emodb):
 def test_anger_and_happiness_are_the_hardest_pair(emodb, baseline):
     assert baseline.most_confused_pair() == ("anger", "happiness")
     df, feats = emodb
-    pairs = prosodic.pairwise_accuracies(feats, df["label"], df["speaker"])
+    pairs = prosodic_baseline.pairwise_accuracies(feats, df["label"], df["speaker"])
     assert pairs.idxmin() == ("anger", "happiness")
     assert pairs.drop([("anger", "happiness")]).min() > pairs[("anger", "happiness")]
 
@@ -59,7 +59,9 @@ def test_anger_and_happiness_are_the_hardest_pair(emodb, baseline):
 def test_iemocap_arousal_ratings_are_audible(tmp_path):
     root = synth.synthesize_iemocap(tmp_path / "iemocap", seed=0, scale=0.15)
     df = load_corpus(root)
-    feats = prosodic.normalize_per_speaker(prosodic.extract_prosodic_features(df["path"]), df["speaker"])
+    feats = prosodic_baseline.normalize_per_speaker(
+        prosodic_baseline.extract_prosodic_features(df["path"]), df["speaker"]
+    )
     # Within speakers, louder and higher voices carry higher arousal ratings.
     loud = spearmanr(feats["energy_mean"], df["arousal"]).statistic
     high = spearmanr(feats["f0_mean"], df["arousal"]).statistic

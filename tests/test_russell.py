@@ -125,8 +125,8 @@ def test_expected_positions_both_references():
 
 def test_synthetic_ratings_are_generated_at_nrc_vad_positions():
     """Documented in chapter 8: the synthetic corpora draw ratings around NRC VAD's positions."""
-    from emocirc.prosody import RULES
     from emocirc.russell import reference_table
+    from emocirc.synthesis_rules import RULES
 
     labels = ["anger", "happiness", "sadness", "fear", "disgust", "boredom", "excitement"]
     table = reference_table(labels)

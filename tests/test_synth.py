@@ -15,7 +15,7 @@ from emocirc.cli import main
 from emocirc.corpora import load_corpus
 from emocirc.corpora.emodb import SPEAKERS as EMODB_SPEAKERS
 from emocirc.errors import EmocircError
-from emocirc.prosody import EMODB_EMOTIONS, SpeakerProfile
+from emocirc.synthesis_rules import EMODB_EMOTIONS, SpeakerProfile
 
 SCALE = 0.05  # 70 EMODB files, 60 IEMOCAP utterances
 

@@ -7,7 +7,7 @@ import pytest
 
 from emocirc import diary, espeak, synth, voices
 from emocirc.errors import EmocircError
-from emocirc.prosodic import f0_track
+from emocirc.prosodic_baseline import f0_track
 
 
 def _variant(voice: str) -> str:

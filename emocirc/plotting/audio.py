@@ -2,7 +2,7 @@
 
 :func:`plot_spectrogram` draws one utterance, :func:`plot_spectrograms` a
 grid of them (e.g. one sentence by one speaker in each emotion), titled in
-each emotion's colour, with the F0 track of :func:`emocirc.prosodic.f0_track`
+each emotion's colour, with the F0 track of :func:`emocirc.prosodic_baseline.f0_track`
 drawn over the harmonics.
 """
 
@@ -139,7 +139,7 @@ def plot_spectrograms(
     >>> [a.get_title(loc="left") for a in fig.axes]
     ['anger', 'sadness']
     """
-    from emocirc.prosodic import f0_track
+    from emocirc.prosodic_baseline import f0_track
 
     if not examples:
         raise EmocircError("no examples to draw: expected a mapping emotion -> signal")
