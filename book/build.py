@@ -46,6 +46,8 @@ import sys
 import time
 from pathlib import Path
 
+from emocirc._io import fsync_dir, fsync_file
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 EXECUTED = ROOT / "book" / "executed"
@@ -198,20 +200,6 @@ def _die_with_parent(parent: int):
     return preexec
 
 
-def _fsync(path: Path) -> None:
-    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if path.is_dir() else 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems (and Windows) cannot fsync a directory
-    finally:
-        os.close(fd)
-
-
 def _pid_alive(pid: int) -> bool:
     if pid == os.getpid() or os.name != "posix":
         return True  # elsewhere os.kill(pid, 0) would end the process: keep its folder
@@ -324,9 +312,9 @@ def execute(
             nb.metadata.papermill["output_path"] = _display(output)
         staged = tmp / f"{output.stem}.done.ipynb"
         nbformat.write(nb, staged)
-        _fsync(staged)
+        fsync_file(staged)
         os.replace(staged, output)
-        _fsync(output.parent)
+        fsync_dir(output.parent)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return seconds

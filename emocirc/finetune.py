@@ -9,15 +9,9 @@ without bias, log-softmax and negative log-likelihood; two Adam optimisers
 the checkpoint with the lowest validation error is the one kept.  Every knob
 is a field of :class:`FinetuneConfig`.
 
-A finished run is a directory that every other step can load::
-
-    OUT/config.json, OUT/model.safetensors,   the encoder, Hugging Face format
-    OUT/preprocessor_config.json               (load_backbone(OUT), AutoModel)
-    OUT/head.safetensors                       the linear head ("weight": C x D)
-    OUT/label_map.json                         label -> output index
-    OUT/training_config.json                   the configuration and the data
-    OUT/log.csv                                one row per epoch
-    OUT/metrics.json                           written last: the run is complete
+A finished run is a directory that every other step can load, laid out as
+:mod:`emocirc.runs` describes (``metrics.json`` is written last: the run is
+complete).
 
 While it trains, ``OUT/checkpoint/`` holds the last completed epoch (model,
 optimisers, schedulers, random state, log, best weights), replaced atomically
