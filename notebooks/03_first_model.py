@@ -191,27 +191,16 @@ iemocap_probe, iemocap_pred = layer_probe(
 iemocap_ci = probe_intervals(iemocap_pred, n_resamples=n_boot, seed=seed)
 
 
-def with_bands(table, ci, title):
-    """The probe figure, with each score's speaker-bootstrap interval as a band."""
-    fig = layer_scores(table.drop(columns="fold_std"), title=title)
-    ax = fig.axes[0]
-    for target, rows in ci.groupby("target", sort=False):
-        rows = rows.sort_values("layer")
-        line = next(ln for ln in ax.lines if ln.get_label().startswith(f"{target} ("))
-        ax.fill_between(
-            rows["layer"], rows["ci_low"], rows["ci_high"], color=line.get_color(), alpha=0.15, lw=0
-        )
-    return fig
-
-
 def interval_table(ci):
     """Score [95 % interval] per hidden state and target."""
     cells = ci.assign(cell=[f"{r.score:.2f} [{r.ci_low:.2f}, {r.ci_high:.2f}]" for r in ci.itertuples()])
     return cells.pivot(index="layer", columns="target", values="cell")
 
 
-fig = with_bands(
-    iemocap_probe, iemocap_ci, "Linear probes per hidden state, IEMOCAP (leave one session out; 95 % bands)"
+fig = layer_scores(
+    iemocap_probe,
+    intervals=iemocap_ci,
+    title="Linear probes per hidden state, IEMOCAP (leave one session out; 95 % bands)",
 )
 
 # %%
@@ -226,7 +215,9 @@ emodb_probe, emodb_pred = layer_probe(
     emodb_features, "label", n_splits=probe_folds, seed=seed, predictions=True
 )
 emodb_ci = probe_intervals(emodb_pred, n_resamples=n_boot, seed=seed)
-fig = with_bands(emodb_probe, emodb_ci, "Linear probe per hidden state, EMODB (speaker folds; 95 % bands)")
+fig = layer_scores(
+    emodb_probe, intervals=emodb_ci, title="Linear probe per hidden state, EMODB (speaker folds; 95 % bands)"
+)
 interval_table(emodb_ci)
 
 # %% [markdown]

@@ -70,3 +70,20 @@ def test_layer_weights_bars_are_fold_means_with_the_uniform_line():
     assert uniform and uniform[0].get_ydata()[0] == pytest.approx(1 / 3)
     with pytest.raises(EmocircError, match="non-negative"):
         layer_weights(pd.DataFrame([[0.5, -0.1]], columns=[0, 1]))
+
+
+def test_bands_are_the_given_intervals_not_the_fold_spread():
+    ci = pd.DataFrame(
+        {
+            "layer": [1, 0, 2],
+            "target": ["label"] * 3,
+            "ci_low": [0.5, 0.2, 0.45],
+            "ci_high": [0.7, 0.4, 0.55],
+        }
+    )
+    ax = layer_scores(_table(), intervals=ci).axes[0]
+    bands = ax.collections
+    assert len(bands) == 1  # only the target with intervals gets a band; no fold-spread band
+    path = bands[0].get_paths()[0].vertices
+    assert np.isclose(path[:, 1].min(), 0.2) and np.isclose(path[:, 1].max(), 0.7)
+    assert set(np.round(path[:, 0], 6)) == {0.0, 1.0, 2.0}

@@ -18,14 +18,22 @@ _METRIC_NAMES = {"unweighted_recall": "UA", "ccc": "CCC"}
 
 
 def layer_scores(
-    table: pd.DataFrame, ax: Any = None, title: str | None = None, chance: bool = True
+    table: pd.DataFrame,
+    ax: Any = None,
+    title: str | None = None,
+    chance: bool = True,
+    intervals: pd.DataFrame | None = None,
 ) -> Figure:
-    """Probe score per hidden state, one line per target, with the fold spread as a band.
+    """Probe score per hidden state, one line per target, with a band around each line.
 
     ``table`` is what :func:`emocirc.probing.layer_probe` returns (columns
-    ``layer``, ``target``, ``metric``, ``score``; ``fold_std`` and ``chance``
-    are drawn when present).  A dotted line marks each target's chance level
-    when it is above zero.
+    ``layer``, ``target``, ``metric``, ``score``; ``chance`` is drawn when
+    present).  The band is the 95 % speaker-bootstrap interval when
+    ``intervals`` (what :func:`emocirc.probing.probe_intervals` returns:
+    ``layer``, ``target``, ``ci_low``, ``ci_high``) is given; otherwise, when
+    the table has ``fold_std``, it is the spread of the per-fold scores
+    (plus or minus one standard deviation), which is not an interval.  A
+    dotted line marks each target's chance level when it is above zero.
 
     Examples
     --------
@@ -55,7 +63,18 @@ def layer_scores(
         color = _TARGET_COLORS.get(str(target), "#4d4d4d")
         metric = _METRIC_NAMES.get(str(rows["metric"].iloc[0]), str(rows["metric"].iloc[0]))
         ax.plot(x, y, marker="o", color=color, label=f"{target} ({metric})")
-        if "fold_std" in rows and np.isfinite(rows["fold_std"].to_numpy(float)).any():
+        if intervals is not None:
+            band = intervals[intervals["target"] == target].sort_values("layer")
+            if len(band):
+                ax.fill_between(
+                    band["layer"].to_numpy(int),
+                    band["ci_low"].to_numpy(float),
+                    band["ci_high"].to_numpy(float),
+                    color=color,
+                    alpha=0.15,
+                    linewidth=0,
+                )
+        elif "fold_std" in rows and np.isfinite(rows["fold_std"].to_numpy(float)).any():
             spread = rows["fold_std"].to_numpy(float)
             ax.fill_between(x, y - spread, y + spread, color=color, alpha=0.15, linewidth=0)
         if chance and "chance" in rows and float(rows["chance"].iloc[0]) > 0:
