@@ -150,6 +150,23 @@ def is_plain_wav2vec2_model(model: Any) -> bool:
     return type(model).__name__ in _PLAIN_MODELS
 
 
+#: Attention classes that read their projections' ``weight`` and ``bias`` tensors
+#: directly (WavLM's gated relative-position attention passes them to
+#: ``F.multi_head_attention_forward``) instead of calling the layers, recognised by name.
+_DIRECT_PROJECTION_READERS = ("WavLMAttention",)
+
+
+def reads_projection_tensors(module: Any) -> bool:
+    """Whether ``module`` reads its child linears' weight tensors itself (so they must stay ``nn.Linear``).
+
+    Examples
+    --------
+    >>> reads_projection_tensors(torch.nn.MultiheadAttention(4, 1))
+    False
+    """
+    return type(module).__name__ in _DIRECT_PROJECTION_READERS
+
+
 def attn_implementation(config: Any) -> str | None:
     """``config._attn_implementation``: the attention the model was built with (``"sdpa"``, ``"eager"``...)."""
     return getattr(config, "_attn_implementation", None)

@@ -24,6 +24,8 @@ import warnings
 
 import torch
 
+from emocirc.compat import reads_projection_tensors
+
 #: Environment variable that forces the bf16 capability detection of
 #: :func:`cpu_has_native_bf16`: ``0`` (treat this CPU as one without native
 #: bf16, e.g. to time or test the no-bf16 path on a bf16 machine) or ``1``.
@@ -66,6 +68,27 @@ def int8_available() -> bool:
     return any(engine != "none" for engine in torch.backends.quantized.supported_engines)
 
 
+def _int8_spec(model: torch.nn.Module) -> dict[str, object]:
+    """The linears to quantise, by name: all but those whose parent reads their tensors directly.
+
+    WavLM's attention hands ``q_proj.weight`` and ``q_proj.bias`` to
+    ``F.multi_head_attention_forward``; a quantised linear has no such
+    tensors, so those projections stay fp32 (the feed-forward layers, most of
+    the arithmetic, are still int8).
+    """
+    keep_float = set()
+    for name, module in model.named_modules():
+        if reads_projection_tensors(module):
+            prefix = f"{name}." if name else ""
+            keep_float.update(prefix + child for child, _ in module.named_children())
+    qconfig = torch.ao.quantization.default_dynamic_qconfig
+    return {
+        name: qconfig
+        for name, module in model.named_modules()
+        if isinstance(module, torch.nn.Linear) and name not in keep_float
+    }
+
+
 def int8_copy(model: torch.nn.Module) -> torch.nn.Module:
     """An inference copy of ``model`` whose ``nn.Linear`` layers compute in dynamic int8.
 
@@ -88,6 +111,6 @@ def int8_copy(model: torch.nn.Module) -> torch.nn.Module:
         clone = copy.deepcopy(model).float().eval()
         with warnings.catch_warnings():  # torch.ao.quantization's notice of its move to torchao
             warnings.simplefilter("ignore")
-            quantized = torch.ao.quantization.quantize_dynamic(clone, {torch.nn.Linear}, dtype=torch.qint8)
+            quantized = torch.ao.quantization.quantize_dynamic(clone, _int8_spec(clone), dtype=torch.qint8)
     quantized.requires_grad_(False)
     return quantized

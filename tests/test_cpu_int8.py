@@ -74,3 +74,43 @@ def test_the_int8_copy_follows_weight_changes():
     assert not np.allclose(after[:, -1], before[:, -1])
     rel = np.linalg.norm(after - exact, axis=-1) / np.linalg.norm(exact, axis=-1)
     assert rel.max() < INT8_TOLERANCE
+
+
+@needs_int8
+def test_int8_runs_wavlm_whose_attention_reads_its_projection_tensors(tmp_path):
+    from transformers import AutoConfig, AutoModel
+
+    from emocirc.backbones import builtin_config
+    from emocirc.cpu_int8 import int8_copy
+
+    tiny = builtin_config("tiny").to_dict()
+    for key in ("model_type", "architectures", "transformers_version"):
+        tiny.pop(key, None)
+    torch.manual_seed(0)
+    AutoModel.from_config(AutoConfig.for_model("wavlm", **tiny)).save_pretrained(tmp_path / "wavlm")
+    backbone = load_backbone(tmp_path / "wavlm")
+    waves = _waves()
+    exact = extract_features(waves, backbone, device="cpu", precision="fp32", cache=False).embeddings
+    int8 = extract_features(waves, backbone, device="cpu", precision="int8", cache=False).embeddings
+    rel = np.linalg.norm(int8 - exact, axis=-1) / np.linalg.norm(exact, axis=-1)
+    assert rel.max() < INT8_TOLERANCE and rel[:, 1:].max() > 0
+    # The attention projections stay fp32; the feed-forward linears are quantised.
+    kinds = {
+        name.rsplit(".", 1)[-1]: type(m).__module__ for name, m in int8_copy(backbone.model).named_modules()
+    }
+    assert "quantized" not in kinds["q_proj"] and "quantized" in kinds["intermediate_dense"]
+
+
+@needs_int8
+def test_int8_quantises_every_linear_of_wav2vec2_as_before():
+    from emocirc.cpu_int8 import int8_copy
+
+    model = load_backbone("tiny").model
+    with torch.inference_mode(False):
+        old = torch.ao.quantization.quantize_dynamic(
+            copy.deepcopy(model).float().eval(), {torch.nn.Linear}, dtype=torch.qint8
+        )
+    new = int8_copy(model)
+    x = torch.from_numpy(_waves()[1])[None]
+    with torch.inference_mode():
+        torch.testing.assert_close(new(x).last_hidden_state, old(x).last_hidden_state, rtol=0, atol=0)
