@@ -169,13 +169,13 @@ def finetune(
     out = Path(out)
     table = prepare_table(df, config.labels)
     if split is not None:
-        return _finetune_split(table, config, split, out, progress, log, on_epoch_end)
+        return _SplitTraining(table, config, split, out, progress, log, on_epoch_end).run()
     splits = _select_splits(table, config)
     if config.fold != "all":
-        return _finetune_split(table, config, splits[0], out, progress, log, on_epoch_end)
+        return _SplitTraining(table, config, splits[0], out, progress, log, on_epoch_end).run()
     results = {}
     for sp in splits:
-        run = _finetune_split(table, config, sp, out / sp.name, progress, log, on_epoch_end)
+        run = _SplitTraining(table, config, sp, out / sp.name, progress, log, on_epoch_end).run()
         results[sp.name] = json.loads((run / "metrics.json").read_text())["test"]
     write_json(out / "summary.json", summarize_folds(results, config))
     return out
@@ -608,19 +608,6 @@ class _SplitTraining:
             shutil.rmtree(self.ckpt, ignore_errors=True)
             _sweep_leftovers(self.out)
         self.accelerator.wait_for_everyone()
-
-
-def _finetune_split(
-    table: pd.DataFrame,
-    config: FinetuneConfig,
-    split: Split,
-    out: Path,
-    progress: bool,
-    log: Callable[[str], None] | None,
-    on_epoch_end: Callable[[int, dict[str, Any]], None] | None,
-) -> Path:
-    """Fine-tune (or resume, or reuse) one split's run in ``out``: :meth:`_SplitTraining.run`."""
-    return _SplitTraining(table, config, split, out, progress, log, on_epoch_end).run()
 
 
 def _progress(items: list, desc: str, enabled: bool):
