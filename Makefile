@@ -21,10 +21,13 @@ setup: $(STAMP)
 book: $(STAMP)
 	$(PY) book/build.py --timeout $(TIMEOUT) $(if $(PARAMS),--params $(PARAMS))
 
+# The tests run on every core (pytest-xdist; tests/conftest.py says how they
+# are spread); TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
 
 # JupyterLab on the chapters, configured by lab/ (root or not, the project's
 # kernel, .py chapters open as notebooks); LAB_ARGS passes more options,

@@ -73,6 +73,21 @@ kernelapp.launch_new_instance()
 """
 
 
+# nbformat validates notebooks with jsonschema, which compiles rfc3987_syntax's
+# Lark grammar for IRI checks when that package is installed (jupyter-events pulls
+# it in): 3 s of CPU at import, in every process that reads a notebook.  The
+# notebook schema checks no IRI, so papermill and Jupyter Book run without it
+# (jsonschema skips a format checker whose package does not import).
+_WITHOUT_IRI_GRAMMAR = "import sys; sys.modules['rfc3987_syntax'] = None; "
+PAPERMILL_MAIN = (
+    _WITHOUT_IRI_GRAMMAR + "from papermill.cli import papermill; sys.argv[0] = 'papermill'; papermill()"
+)
+JUPYTER_BOOK_MAIN = (
+    _WITHOUT_IRI_GRAMMAR
+    + "from jupyter_book.cli.main import main; sys.argv[0] = 'jupyter-book'; sys.exit(main())"
+)
+
+
 class BuildError(Exception):
     """A failure of the book build, with a one-line message naming what failed."""
 
@@ -274,7 +289,7 @@ def execute(
         tmp_params.write_text(json.dumps(params))
         jupyter_path = [str(_write_kernel_spec(tmp)), os.environ.get("JUPYTER_PATH", "")]
         cmd = [
-            sys.executable, "-m", "papermill", str(tmp_in), str(tmp_out),
+            sys.executable, "-c", PAPERMILL_MAIN, str(tmp_in), str(tmp_out),
             "-f", str(tmp_params), "-k", KERNEL_NAME, "--cwd", str(cwd), "--no-progress-bar",
         ]  # fmt: skip
         # Figures must land in the notebook as PNGs, whatever backend the caller set.
@@ -366,8 +381,7 @@ def execute_all(
 
 def build_html(root: Path = ROOT) -> Path:
     """Run Jupyter Book over the executed notebooks in ``root``; return the path of index.html."""
-    jupyter_book = Path(sys.executable).with_name("jupyter-book")
-    cmd = [str(jupyter_book), "build", str(root), "-W", "-n", "--keep-going"]
+    cmd = [sys.executable, "-c", JUPYTER_BOOK_MAIN, "build", str(root), "-W", "-n", "--keep-going"]
     proc = subprocess.run(
         cmd,
         capture_output=True,

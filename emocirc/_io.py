@@ -220,6 +220,28 @@ def recover_dir(path: str | os.PathLike[str], complete: Callable[[Path], bool]) 
     return True
 
 
+@contextlib.contextmanager
+def file_lock(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created, with its folder, if missing) for the block.
+
+    The cache's builders (corpora, pre-trained backbones, fine-tuning runs) take
+    one per key, so concurrent callers (two chapters, two shells, test workers)
+    wait for the first to finish instead of building the same thing twice.  The
+    kernel drops the lock when its holder dies, so a killed build never leaves
+    the key locked.
+    """
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def write_json(path: str | os.PathLike[str], data: Any) -> None:
     """Write ``data`` as indented JSON, atomically."""
     with atomic_path(path, suffix=".json") as tmp:

@@ -32,6 +32,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -256,7 +257,7 @@ def pretrained_key(name: str) -> str:
     return f"{name}-{digest}"
 
 
-def ensure_pretrained(name: str, progress: bool = True) -> Path:
+def ensure_pretrained(name: str, progress: bool | None = None) -> Path:
     """Directory of a pre-trained built-in, pre-training it on first use.
 
     The run trains in ``<cache>/backbones/.<key>.run`` (resumable: a killed
@@ -264,37 +265,32 @@ def ensure_pretrained(name: str, progress: bool = True) -> Path:
     concurrent callers wait instead of training twice; the finished run is
     renamed to ``<cache>/backbones/<key>`` in one step.  Pre-training uses
     one CPU thread whatever the caller set, so the weights do not depend on it (and a
-    shared machine does not stall it).
+    shared machine does not stall it).  ``progress`` (a tqdm bar over the steps)
+    defaults to whether stderr is a terminal: in a notebook the run's text lines
+    report instead, as a bar would be a widget the executed page does not keep.
     """
-    import fcntl
-
-    from emocirc._io import default_cache_dir
+    from emocirc._io import default_cache_dir, file_lock
     from emocirc.pretrain import PretrainConfig, pretrain
 
     base = default_cache_dir() / "backbones"
     final = base / pretrained_key(name)
     if (final / "metrics.json").is_file():
         return final
-    base.mkdir(parents=True, exist_ok=True)
-    with open(base / f".{final.name}.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not (final / "metrics.json").is_file():
-                work = base / f".{final.name}.run"
-                threads = torch.get_num_threads()
-                torch.set_num_threads(PRETRAIN_THREADS)
-                try:
-                    pretrain(
-                        pretraining_corpus(),
-                        PretrainConfig(**PRETRAINED_BUILTINS[name]),
-                        work,
-                        progress=progress,
-                    )
-                finally:
-                    torch.set_num_threads(threads)
-                os.replace(work, final)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with file_lock(base / f".{final.name}.lock"):
+        if not (final / "metrics.json").is_file():
+            work = base / f".{final.name}.run"
+            threads = torch.get_num_threads()
+            torch.set_num_threads(PRETRAIN_THREADS)
+            try:
+                pretrain(
+                    pretraining_corpus(),
+                    PretrainConfig(**PRETRAINED_BUILTINS[name]),
+                    work,
+                    progress=sys.stderr.isatty() if progress is None else progress,
+                )
+            finally:
+                torch.set_num_threads(threads)
+            os.replace(work, final)
     return final
 
 

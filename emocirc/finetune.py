@@ -67,7 +67,7 @@ import pandas as pd
 import torch
 
 from emocirc import __version__
-from emocirc._io import default_cache_dir, recover_dir, write_json, write_text
+from emocirc._io import default_cache_dir, file_lock, recover_dir, write_json, write_text
 from emocirc.audio import SAMPLE_RATE, load_audio
 from emocirc.backbones import PRETRAINED_BUILTINS, pretrained_key
 from emocirc.classifier import EmotionClassifier, check_run, load_classifier, training_uses_fft
@@ -195,7 +195,8 @@ def finetune_cached(
     """Fine-tune once per (data, configuration); later calls return the finished run.
 
     Runs live in ``<cache>/runs/<hash>/`` with ``<cache>`` = ``cache_dir`` or
-    :func:`emocirc._io.default_cache_dir`. An interrupted run is resumed.
+    :func:`emocirc._io.default_cache_dir`. An interrupted run is resumed;
+    concurrent callers of one run wait for it under a file lock.
 
     Parameters
     ----------
@@ -223,8 +224,11 @@ def finetune_cached(
     if config.backbone in PRETRAINED_BUILTINS:
         # A pre-trained built-in is named, not hashed, by the configuration: its weights' key joins the run's.
         key = _digest(key + pretrained_key(config.backbone))
-    out = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    return finetune(df, config, out / "runs" / key, progress=progress, log=log)
+    runs = (Path(cache_dir) if cache_dir is not None else default_cache_dir()) / "runs"
+    # One trainer per run: a second caller (another chapter, shell or test worker)
+    # waits, then finds the run finished instead of resuming it under the first's feet.
+    with file_lock(runs / f".{key}.lock"):
+        return finetune(df, config, runs / key, progress=progress, log=log)
 
 
 class _SplitTraining:

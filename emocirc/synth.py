@@ -32,13 +32,10 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
 import zlib
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -48,7 +45,7 @@ import pandas as pd
 import soxr
 
 from emocirc import espeak
-from emocirc._io import atomic_dir, default_cache_dir
+from emocirc._io import atomic_dir, default_cache_dir, file_lock
 from emocirc.audio import SAMPLE_RATE, write_wav
 from emocirc.corpora import iemocap
 from emocirc.corpora.emodb import EMOTIONS as EMODB_CODES
@@ -872,17 +869,6 @@ def corpus_key(kind: str, seed: int = 0, scale: float = 1.0) -> str:
     return f"{kind}-{digest}"
 
 
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
 def ensure_corpus(
     kind: str,
     seed: int = 0,
@@ -911,7 +897,7 @@ def ensure_corpus(
     root = base / "corpora" / corpus_key(kind, seed, scale)
     if is_synthetic(root):
         return root
-    with _locked(base / "corpora" / f".{root.name}.lock"):
+    with file_lock(base / "corpora" / f".{root.name}.lock"):
         if not is_synthetic(root):
             make = {"emodb": synthesize_emodb, "iemocap": synthesize_iemocap}.get(kind, synthesize_readspeech)
             make(root, seed=seed, scale=scale, jobs=jobs, overwrite=True)

@@ -89,7 +89,8 @@ pd.Series(config.to_dict()).drop(["extra", "labels"]).to_frame("setting").T
 sd = read_metrics(sd_run)  # one split: one fold
 (sd_fold,) = sd["folds"].values()
 log = read_log(sd_run)
-log.round(3)
+# Learning rates in scientific notation: rounded to 3 decimals the encoder's reads 0.0.
+log.round(3).assign(**{c: log[c].map("{:.2e}".format) for c in log.columns if c.startswith("lr_")})
 
 # %%
 fig = training_curves(log, title="Training curves, speaker-dependent split (dotted: the kept epoch)")

@@ -18,8 +18,27 @@ import yaml
 matplotlib.use("Agg")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+# Under pytest-xdist every worker is one process of the suite: one thread each,
+# so N workers on N cores do not oversubscribe them (torch reads this at import).
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_folder(tmp_path_factory, name: str) -> Path:
+    """``<session temp>/<name>``, one folder for the whole session: shared by every xdist worker.
+
+    Each xdist worker has its own ``basetemp`` (``.../popen-gw0``) below the
+    session's; their parent is common, so what is built there (under a file
+    lock) is built once per session, not once per worker.  Without xdist it is
+    the session's ``basetemp``.
+    """
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+    folder = root / name
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def load_book_build():
@@ -81,8 +100,9 @@ def corpus_store(tmp_path_factory) -> Path:
     and eSpeak NG versions), and tests only read it (they copy a corpus before
     damaging it), so each one is generated once per session instead of once per
     test.  Everything else in a cache (features, runs, backbones) stays the test's own.
+    :func:`emocirc.synth.ensure_corpus` locks each corpus, so xdist workers share it too.
     """
-    return tmp_path_factory.mktemp("corpus-store")
+    return shared_folder(tmp_path_factory, "corpus-store")
 
 
 def link_corpora(cache: Path, store: Path) -> Path:
@@ -129,36 +149,88 @@ def book_build():
 
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, book_build, corpus_store) -> Callable[[Path], Path]:
-    """Execute a chapter once per test session with tests/smoke/<stem>.yml; return the notebook."""
-    cache = link_corpora(tmp_path_factory.mktemp("emocirc-cache"), corpus_store)
-    out_dir = tmp_path_factory.mktemp("smoke-executed")
-    done: dict[str, Path] = {}
-    failed: dict[str, str] = {}
+    """Execute a chapter once per test session with tests/smoke/<stem>.yml; return the notebook.
+
+    The executed notebooks and the cache they run with are shared by the
+    session's xdist workers: a chapter runs under a lock of its own, and a
+    worker that asks for it later (the browser test asks for all) reads the
+    notebook, or the failure, the first one left.  Chapter 05 reuses 04's
+    fine-tuning run; :func:`emocirc.finetune.finetune_cached` locks it, so the
+    two never train it twice.
+    """
+    from emocirc._io import file_lock
+
+    root = shared_folder(tmp_path_factory, "smoke")
+    cache, out_dir = root / "emocirc-cache", root / "executed"
+    with file_lock(root / ".setup.lock"):
+        if not cache.exists():
+            link_corpora(cache, corpus_store)
+        out_dir.mkdir(exist_ok=True)
 
     def run(source: Path) -> Path:
-        if source.stem in failed:
-            pytest.fail(f"{source.stem} failed earlier in this session: {failed[source.stem]}")
-        if source.stem not in done:
+        out = out_dir / f"{source.stem}.ipynb"
+        failed = out_dir / f"{source.stem}.failed"
+        with file_lock(out_dir / f".{source.stem}.lock"):
+            if failed.exists():
+                pytest.fail(f"{source.stem} failed earlier in this session: {failed.read_text()}")
+            if out.exists():
+                return out
             smoke = ROOT / "tests" / "smoke" / f"{source.stem}.yml"
             params = (yaml.safe_load(smoke.read_text()) if smoke.exists() else None) or {}
             unknown = set(params) - set(book_build.declared_parameters(source))
             assert not unknown, f"{smoke.name} sets parameters the chapter does not declare: {unknown}"
-            old = {"EMOCIRC_CACHE": os.environ.get("EMOCIRC_CACHE")}
+            old = os.environ.get("EMOCIRC_CACHE")
             os.environ["EMOCIRC_CACHE"] = str(cache)
             try:
-                out = out_dir / f"{source.stem}.ipynb"
                 timeout = int(os.environ.get("EMOCIRC_SMOKE_TIMEOUT", "600"))
                 book_build.execute(source, out, params, timeout=timeout)
             except Exception as err:
-                failed[source.stem] = str(err)
+                failed.write_text(str(err))
                 raise
             finally:
-                for key, value in old.items():
-                    if value is None:
-                        os.environ.pop(key, None)
-                    else:
-                        os.environ[key] = value
-            done[source.stem] = out
-        return done[source.stem]
+                if old is None:
+                    os.environ.pop("EMOCIRC_CACHE", None)
+                else:
+                    os.environ["EMOCIRC_CACHE"] = old
+        return out
 
     return run
+
+
+# How `make test` spreads the suite over cores (pytest-xdist, `--dist loadgroup
+# --no-loadscope-reorder`): each test module goes to one worker whole, so its
+# module fixtures (a trained run, a pre-trained backbone) are built once; the
+# chapters' smoke runs go one by one, so workers execute chapters side by side.
+# Modules are handed out in the order below, longest first (measured with
+# --durations: benchmarks/README.md, "Test time"), so no long module starts last
+# and leaves the other workers idle; the rest follow in collection order.
+UNGROUPED = {"test_notebooks.py"}
+LONGEST_FIRST = [
+    "test_notebooks.py",
+    "test_browser.py",
+    "test_rehearsal.py",
+    "test_finetune.py",
+    "test_distributed.py",
+    "test_pretrain.py",
+    "test_book_kill.py",
+    "test_crashes.py",
+    "test_features.py",
+    "test_book_build.py",
+    "test_lab.py",
+]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # one process: collection order
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: collection order within a rank
+    for item in items:
+        if item.path.name not in UNGROUPED:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto``: one worker per core, at most 4 (each holds a torch process of 1-3 GB)."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))

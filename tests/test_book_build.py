@@ -193,3 +193,27 @@ def test_a_shared_finetuning_parameter_gives_every_chapter_the_same_run(tmp_path
     expected |= {"07_polar_ordering", "08_automatic_mapping"}
     assert set(asked) == expected
     assert len({h for hashes in asked.values() for h in hashes}) == 1, asked
+
+
+@pytest.mark.parametrize("main", ["PAPERMILL_MAIN", "JUPYTER_BOOK_MAIN"])
+def test_the_tools_command_lines_start(main):
+    import subprocess
+    import sys
+
+    shown = subprocess.run(
+        [sys.executable, "-c", getattr(build, main), "--help"], capture_output=True, text=True
+    )
+    assert shown.returncode == 0 and "Usage" in shown.stdout, shown.stderr[-1000:]
+
+
+def test_reading_notebooks_there_never_compiles_the_iri_grammar():
+    import subprocess
+    import sys
+
+    code = build._WITHOUT_IRI_GRAMMAR + (
+        "import nbformat, papermill.cli, myst_nb\n"
+        "nbformat.validate(nbformat.v4.new_notebook())\n"
+        "print(sys.modules['rfc3987_syntax'])"
+    )
+    probe = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert probe.returncode == 0 and probe.stdout.strip() == "None", probe.stderr[-1000:]
