@@ -110,3 +110,49 @@ def test_atomic_dir_once_keeps_the_first_complete_entry(tmp_path):
             (second / "f").write_text("2")
     assert (tmp_path / "entry" / "f").read_text() == "2"
     assert [p.name for p in tmp_path.iterdir()] == ["entry"]  # the loser's copy is gone
+
+
+def test_file_lock_makes_a_second_holder_wait(tmp_path):
+    import threading
+    import time
+
+    from emocirc._io import file_lock
+
+    lock = tmp_path / "sub" / ".key.lock"  # its folder is created
+    spans: list[tuple[float, float]] = []
+
+    def hold():
+        with file_lock(lock):
+            start = time.monotonic()
+            time.sleep(0.2)
+            spans.append((start, time.monotonic()))
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    (a0, a1), (b0, b1) = sorted(spans)
+    assert b0 >= a1  # the second held it only after the first let go
+
+
+def test_finetune_cached_trains_a_run_under_its_lock(tmp_path, monkeypatch, shared_corpus):
+    import fcntl
+
+    from emocirc import finetune
+    from emocirc.finetune_config import FinetuneConfig
+
+    seen = []
+
+    def fake_finetune(df, config, out, **kwargs):
+        # While the run trains, its lock is taken: a second caller would block here.
+        with open(out.parent / f".{out.name}.lock", "a") as fh:
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(finetune, "finetune", fake_finetune)
+    root = shared_corpus("iemocap", 0.05)
+    out = finetune.finetune_cached(root, FinetuneConfig(backbone="tiny"), cache_dir=tmp_path)
+    assert seen == [out] and out.parent == tmp_path / "runs"
