@@ -12,8 +12,8 @@ TIMEOUT ?= 1800
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[book,test,hf]'
+	$(PY) -m pip install --quiet --no-compile --upgrade pip
+	$(PY) -m pip install --quiet --no-compile -e '.[book,test,hf]'
 	@touch $(STAMP)
 
 setup: $(STAMP)

@@ -108,8 +108,8 @@ def build_emodb(out: Path, scale: float, jobs: int | None) -> Path:
     The synthetic generator writes versions ``a``, ``b`` of every speaker x
     sentence x emotion; a published name of another version takes version
     ``a``'s audio; at small scales, where a sentence was not synthesised, the
-    name takes another sentence of the same speaker and emotion (the cache
-    then computes each distinct audio once).
+    name takes another sentence of the same speaker and emotion (so at
+    ``reduced`` size many names share one audio, each still embedded).
     """
     from emocirc.corpora.emodb import release_file_names
     from emocirc.provenance import SYNTHETIC_MARKER
