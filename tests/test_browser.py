@@ -143,8 +143,8 @@ def _check_page(browser, url: str, rel: str) -> list[str]:
             problems.append(f"{rel}: {views} widget view(s) but none rendered")
     page.wait_for_load_state("networkidle")
     problems += [f"{rel}: console error: {e}" for e in errors]
-    page.screenshot(
-        path=str(SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".png")), full_page=True
-    )
+    # JPEG: half the time of a full-page PNG, and the pages are read, not diffed.
+    shot = SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".jpg")
+    page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=80)
     page.close()
     return problems
