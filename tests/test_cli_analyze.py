@@ -141,6 +141,12 @@ def test_command_line_error_has_no_traceback(tmp_path):
     assert proc.stderr.count("\n") == 1
 
 
+def test_an_unknown_origin_names_it_and_the_choices(tmp_path, capsys):
+    args = ["analyze", str(tmp_path / "f.npz"), "--out", str(tmp_path / "o"), "--origin", "centre"]
+    assert main(args) == 2
+    assert "origin='centre': expected one of grand-mean, neutral" in capsys.readouterr().err
+
+
 def test_missing_file_names_it(tmp_path, capsys):
     assert main(["analyze", str(tmp_path / "nope.npz"), "--out", str(tmp_path / "o")]) == 2
     assert "nope.npz: features file not found" in capsys.readouterr().err

@@ -53,6 +53,20 @@ def emocirc(
     return done
 
 
+def emocirc_here(args: list[str]) -> None:
+    """The one-process run, in this process (no second start-up): ``emocirc ARGS`` on one thread."""
+    import torch
+
+    from emocirc.cli import main
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the launched processes (OMP_NUM_THREADS=1)
+    try:
+        assert main(args) == 0
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def corpus(shared_corpus) -> Path:
     return shared_corpus("iemocap", 0.05)
@@ -61,9 +75,7 @@ def corpus(shared_corpus) -> Path:
 def test_two_process_extraction_is_identical_to_one(corpus, tmp_path):
     common = ["--model", "tiny", "--device", "cpu", "--precision", "fp32", "--batch-seconds", "4", "--quiet"]
     one, two = tmp_path / "one.npz", tmp_path / "two.npz"
-    emocirc(
-        ["extract", str(corpus), "--out", str(one), "--cache-dir", str(tmp_path / "c1"), *common], tmp_path
-    )
+    emocirc_here(["extract", str(corpus), "--out", str(one), "--cache-dir", str(tmp_path / "c1"), *common])
     done = emocirc(
         ["extract", str(corpus), "--out", str(two), "--cache-dir", str(tmp_path / "c2"), *common],
         tmp_path,
@@ -151,7 +163,7 @@ def test_two_process_finetuning_takes_the_steps_of_one_at_twice_the_batch(corpus
         *("--lr-backbone", "2e-3", "--lr-head", "2e-2", "--mixed-precision", "no"),
     ]
     one, two = tmp_path / "one", tmp_path / "two"
-    emocirc(["finetune", str(manifest), "--out", str(one), "--batch-size", "4", *common], tmp_path)
+    emocirc_here(["finetune", str(manifest), "--out", str(one), "--batch-size", "4", *common])
     done = emocirc(
         ["finetune", str(manifest), "--out", str(two), "--batch-size", "2", *common],
         tmp_path,

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from emocirc._io import atomic_path, write_json
-from emocirc.circumplex import ORIGINS, analyze
 from emocirc.russell import REFERENCES, expected_positions
 
 
@@ -34,7 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--dims", type=int, choices=(2, 3), default=2, help="PCA dimensions for Gaussians/distances"
     )
-    p.add_argument("--origin", choices=ORIGINS, default="grand-mean", help="origin of the polar coordinates")
+    # No `choices` from emocirc.circumplex: importing it (scikit-learn) here would slow every
+    # sub-command's start-up; analyze() names the value and the choices of a wrong one.
+    p.add_argument(
+        "--origin", default="grand-mean", help="origin of the polar coordinates: grand-mean or neutral"
+    )
     p.add_argument(
         "--reference", choices=REFERENCES, default="russell", help="expected positions of the emotions"
     )
@@ -54,6 +57,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run the analysis and write ``analysis.json`` and the figures to ``args.out``."""
+    from emocirc.circumplex import analyze
+
     result = analyze(
         args.features,
         layer=args.layer,
