@@ -3,12 +3,14 @@
 The book is built from the smoke executions of the chapters (the same
 notebooks at small parameters), served on 127.0.0.1, and each page must load
 with no console error, every image decoded and every widget rendered.
-Screenshots land in ``_build/screenshots/``. Without Chromium the test is
+Screenshots (the first screen of each page; whole pages with
+EMOCIRC_FULL_SCREENSHOTS=1) land in ``_build/screenshots/``. Without Chromium the test is
 skipped with a message, except under CI, where it fails.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import http.server
@@ -33,6 +35,7 @@ CHROMIUM_FLAGS = [
     "--disable-sync",
 ]
 SCREENSHOTS = ROOT / "_build" / "screenshots"
+FULL_SCREENSHOTS = os.environ.get("EMOCIRC_FULL_SCREENSHOTS", "") not in ("", "0")
 
 
 def _require_browser():
@@ -41,7 +44,7 @@ def _require_browser():
             pytest.fail("Chromium is not installed, and under CI the browser test must run")
         pytest.skip("Chromium is not installed (apt-get install chromium); browser test skipped")
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.async_api  # noqa: F401
     except ImportError:
         pytest.fail("playwright is not installed: run make setup")
 
@@ -83,11 +86,13 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+# Pages checked at once: each spends most of its time waiting for the network to fall quiet.
+PAGES_AT_ONCE = 3
+
+
 @pytest.mark.browser
 @pytest.mark.book
 def test_every_page_renders_offline(smoke_book: Path):
-    from playwright.sync_api import sync_playwright
-
     pages = sorted(
         p
         for p in smoke_book.rglob("*.html")
@@ -95,20 +100,33 @@ def test_every_page_renders_offline(smoke_book: Path):
     )
     assert any(p.name == "index.html" for p in pages)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    problems: list[str] = []
-    with serve(smoke_book) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        try:
-            for path in pages:
-                rel = path.relative_to(smoke_book).as_posix()
-                problems += _check_page(browser, f"{base}/{rel}", rel)
-        finally:
-            browser.close()
+    with serve(smoke_book) as base:
+        rels = [path.relative_to(smoke_book).as_posix() for path in pages]
+        problems = asyncio.run(_check_pages(base, rels))
     assert not problems, "\n".join(problems)
 
 
-def _check_page(browser, url: str, rel: str) -> list[str]:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+async def _check_pages(base: str, rels: list[str]) -> list[str]:
+    """Every page's problems, in the order of ``rels``; a few pages at a time in one browser."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        slots = asyncio.Semaphore(PAGES_AT_ONCE)
+
+        async def one(rel: str) -> list[str]:
+            async with slots:
+                return await _check_page(browser, f"{base}/{rel}", rel)
+
+        try:
+            found = await asyncio.gather(*(one(rel) for rel in rels))
+        finally:
+            await browser.close()
+    return [problem for page in found for problem in page]
+
+
+async def _check_page(browser, url: str, rel: str) -> list[str]:
+    page = await browser.new_page(viewport={"width": 1280, "height": 900})
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
@@ -121,30 +139,32 @@ def _check_page(browser, url: str, rel: str) -> list[str]:
             else None
         ),
     )
-    page.goto(url, wait_until="networkidle")
+    await page.goto(url, wait_until="networkidle")
     problems = [f"{rel}: requested an external resource: {u}" for u in external]
     # Sphinx marks figures loading="lazy": load them all before judging them.
-    page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
+    await page.evaluate("document.querySelectorAll('img').forEach(i => { i.loading = 'eager'; })")
     try:
-        page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15000)
+        await page.wait_for_function("Array.from(document.images).every(i => i.complete)", timeout=15000)
     except Exception:  # noqa: BLE001 - reported below as the images that did not load
         pass
-    broken = page.evaluate(
+    broken = await page.evaluate(
         "Array.from(document.images).filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)"
     )
     problems += [f"{rel}: image did not load: {src}" for src in broken]
-    views = page.evaluate(
+    views = await page.evaluate(
         "document.querySelectorAll('script[type=\"application/vnd.jupyter.widget-view+json\"]').length"
     )
     if views:
         try:
-            page.wait_for_selector(".jupyter-widgets, .widget-container", timeout=15000)
+            await page.wait_for_selector(".jupyter-widgets, .widget-container", timeout=15000)
         except Exception:  # noqa: BLE001 - reported as a widget that did not render
             problems.append(f"{rel}: {views} widget view(s) but none rendered")
-    page.wait_for_load_state("networkidle")
+    await page.wait_for_load_state("networkidle")
     problems += [f"{rel}: console error: {e}" for e in errors]
-    # JPEG: half the time of a full-page PNG, and the pages are read, not diffed.
+    # JPEG: half the time of a PNG, and the pages are read, not diffed. The first screen of each
+    # page by default: a whole chapter (16,000 px tall) takes 1-2.5 s more a page, so it is
+    # taken on request (EMOCIRC_FULL_SCREENSHOTS=1), e.g. to review a build page by page.
     shot = SCREENSHOTS / (rel.replace("/", "__").removesuffix(".html") + ".jpg")
-    page.screenshot(path=str(shot), full_page=True, type="jpeg", quality=80)
-    page.close()
+    await page.screenshot(path=str(shot), full_page=FULL_SCREENSHOTS, type="jpeg", quality=80)
+    await page.close()
     return problems
