@@ -83,3 +83,27 @@ def test_a_wrong_installer_is_named(monkeypatch, capsys):
     monkeypatch.setenv("EMOCIRC_INSTALLER", "conda")
     assert install.main([sys.prefix, ".[test]"]) == 2
     assert "EMOCIRC_INSTALLER='conda': expected uv or pip" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        (
+            lambda: install.Untranslatable("pip setting no-binary='torch' has no uv equivalent here"),
+            "no-binary",
+        ),
+        (lambda: subprocess.CalledProcessError(1, ["uv"]), "uv failed (exit 1)"),
+    ],
+)
+def test_what_uv_cannot_do_is_said_and_pip_installs(failure, said, monkeypatch, capsys):
+    def with_uv(python, requirement):
+        raise failure()
+
+    used = []
+    monkeypatch.setattr(install, "with_uv", with_uv)
+    monkeypatch.setattr(install, "with_pip", lambda python, requirement: used.append(requirement))
+    monkeypatch.delenv("EMOCIRC_INSTALLER", raising=False)
+    assert install.main([sys.prefix, ".[test]"]) == 0
+    assert used == [".[test]"]
+    out = capsys.readouterr().out
+    assert said in out and "installing with pip" in out
