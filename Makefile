@@ -33,10 +33,11 @@ book: $(STAMP)
 # The tests run on every core (pytest-xdist; tests/conftest.py says how they
 # are spread); TEST_WORKERS=0 runs them in this one process.
 TEST_WORKERS ?= auto
+TEST_DIST := --dist loadscope --no-loadscope-reorder
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder)
+	$(VENV)/bin/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) $(TEST_DIST))
 
 # JupyterLab on the chapters, configured by lab/ (root or not, the project's
 # kernel, .py chapters open as notebooks); LAB_ARGS passes more options,

@@ -197,26 +197,33 @@ def smoke_run(tmp_path_factory, book_build, corpus_store) -> Callable[[Path], Pa
     return run
 
 
-# How `make test` spreads the suite over cores (pytest-xdist, `--dist loadgroup
-# --no-loadscope-reorder`): each test module goes to one worker whole, so its
-# module fixtures (a trained run, a pre-trained backbone) are built once; the
-# chapters' smoke runs go one by one, so workers execute chapters side by side.
+# How `make test` spreads the suite over cores (pytest-xdist, `--dist loadscope
+# --no-loadscope-reorder`, set in the Makefile as TEST_DIST): each test module
+# goes to one worker whole, so its module fixtures (a trained run, a pre-trained
+# backbone) are built once; each chapter's smoke run is a class of its own
+# (tests/test_notebooks.py), so workers execute chapters side by side.
+# (`--dist loadgroup` with xdist_group marks did this before, but pytest-xdist
+# 3.8 marks a group by rewriting Node._nodeid, which pytest 9.2 no longer reads:
+# every test became its own unit, and fixtures such as test_finetune.py's
+# `trained` run were built on both workers. tests/test_distribution.py checks
+# the grouping the suite relies on.)
 # Modules are handed out in the order below, longest first (measured with
 # --durations: benchmarks/README.md, "Test time"), so no long module starts last
 # and leaves the other workers idle; the rest follow in collection order.
-UNGROUPED = {"test_notebooks.py"}
 LONGEST_FIRST = [
     "test_notebooks.py",
-    "test_browser.py",
-    "test_rehearsal.py",
     "test_finetune.py",
+    "test_browser.py",
     "test_distributed.py",
-    "test_pretrain.py",
-    "test_book_kill.py",
-    "test_crashes.py",
-    "test_features.py",
-    "test_book_build.py",
     "test_lab.py",
+    "test_rehearsal.py",
+    "test_features.py",
+    "test_crashes.py",
+    "test_realism.py",
+    "test_pretrain.py",
+    "test_backbones.py",
+    "test_book_kill.py",
+    "test_book_build.py",
 ]
 
 
@@ -226,9 +233,6 @@ def pytest_collection_modifyitems(config, items):
         return  # one process: collection order
     rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
     items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: collection order within a rank
-    for item in items:
-        if item.path.name not in UNGROUPED:
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
 
 
 def pytest_xdist_auto_num_workers(config):
