@@ -48,7 +48,4 @@ def _chapter_class(source: Path) -> type:
     )
 
 
-for _source in CHAPTERS:
-    _cls = _chapter_class(_source)
-    globals()[_cls.__name__] = _cls
-del _source, _cls
+globals().update({cls.__name__: cls for cls in map(_chapter_class, CHAPTERS)})
