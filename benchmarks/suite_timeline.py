@@ -35,30 +35,35 @@ _DISTRIBUTED = "EMOCIRC_TIMELINE_XDIST"
 
 
 # ----------------------------------------------------------------------------- the plugin (in each worker)
-def _record(row: dict) -> None:
+def _record(**row) -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker is None and os.environ.get(_DISTRIBUTED):
-        return  # the xdist controller: it hears every worker's tests again
+    if not os.environ.get(_OUT) or (worker is None and os.environ.get(_DISTRIBUTED)):
+        return  # not run by main(), or the xdist controller, which hears every worker's tests again
     with open(Path(os.environ[_OUT]) / f"{worker or 'main'}.jsonl", "a") as fh:
-        fh.write(json.dumps(row) + "\n")
+        fh.write(json.dumps({**row, "t": time.time()}) + "\n")
 
 
 def pytest_collection_finish(session) -> None:
-    if os.environ.get(_OUT):
-        _record({"collected": time.time()})
-
-
-def pytest_runtest_logfinish(nodeid, location):
-    if os.environ.get(_OUT):
-        _record({"id": nodeid, "end": time.time()})
+    _record(event="collected")
 
 
 def pytest_runtest_logstart(nodeid, location):
-    if os.environ.get(_OUT):
-        _record({"id": nodeid, "start": time.time()})
+    _record(event="start", id=nodeid)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    _record(event="end", id=nodeid)
 
 
 # ----------------------------------------------------------------------------- the report
+def make_test_dist() -> list[str]:
+    """The pytest-xdist options ``make test`` passes (the Makefile's ``TEST_DIST``)."""
+    dist = re.search(r"^TEST_DIST := (.+)$", (ROOT / "Makefile").read_text(), re.M)
+    if not dist:
+        raise SystemExit("Makefile: no TEST_DIST line, expected the distribution options of make test")
+    return shlex.split(dist.group(1))
+
+
 def unit(nodeid: str) -> str:
     """A test's module, or its class for the chapters' smoke runs (one class per chapter)."""
     parts = nodeid.split("::")
@@ -69,9 +74,11 @@ def report(folder: Path, started: float, top: int) -> str:
     lines, per_unit = [], collections.Counter()
     for path in sorted(folder.glob("*.jsonl")):
         rows = [json.loads(line) for line in path.read_text().splitlines()]
-        collected = next((r["collected"] for r in rows if "collected" in r), started)
-        starts = {r["id"]: r["start"] for r in rows if "start" in r}
-        spans = [(starts[r["id"]], r["end"], r["id"]) for r in rows if "end" in r and r["id"] in starts]
+        collected = next((r["t"] for r in rows if r["event"] == "collected"), started)
+        starts = {r["id"]: r["t"] for r in rows if r["event"] == "start"}
+        spans = [
+            (starts[r["id"]], r["t"], r["id"]) for r in rows if r["event"] == "end" and r["id"] in starts
+        ]
         busy = sum(end - start for start, end, _ in spans)
         last = max((end for _, end, _ in spans), default=collected)
         lines.append(
@@ -92,9 +99,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", default="auto", help="pytest -n (default auto, as make test)")
     parser.add_argument("pytest_args", nargs="*", help="after --: passed on to pytest")
     args = parser.parse_args(argv)
-    dist = re.search(r"^TEST_DIST := (.+)$", (ROOT / "Makefile").read_text(), re.M)
-    if not dist:
-        raise SystemExit("Makefile: no TEST_DIST line, expected the distribution options of make test")
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, _OUT: tmp, "PYTHONPATH": str(ROOT / "benchmarks")}
         if args.workers != "0":
@@ -102,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
         env.setdefault("PYTHONPYCACHEPREFIX", str(ROOT / ".venv" / "pycache"))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         command = [sys.executable, "-m", "pytest", "-p", "suite_timeline", "-q"]
-        command += ["-n", args.workers, *shlex.split(dist.group(1)), *args.pytest_args]
+        command += ["-n", args.workers, *make_test_dist(), *args.pytest_args]
         started = time.time()
         code = subprocess.run(command, cwd=ROOT, env=env).returncode
         print(f"\npytest exited {code} after {time.time() - started:.0f} s\n")

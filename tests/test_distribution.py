@@ -12,9 +12,8 @@ building fixtures twice.
 from __future__ import annotations
 
 import collections
+import importlib.util
 import os
-import re
-import shlex
 import subprocess
 import sys
 import textwrap
@@ -34,8 +33,9 @@ RECORD = textwrap.dedent(
 
 
 def test_modules_and_classes_each_stay_on_one_worker(tmp_path):
-    dist = re.search(r"^TEST_DIST := (.+)$", (ROOT / "Makefile").read_text(), re.M)
-    assert dist, "the Makefile no longer sets TEST_DIST"
+    spec = importlib.util.spec_from_file_location("suite_timeline", ROOT / "benchmarks" / "suite_timeline.py")
+    timeline = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(timeline)
     (tmp_path / "conftest.py").write_text(RECORD)
     for module in ("alpha", "beta"):
         tests = (
@@ -60,7 +60,7 @@ def test_modules_and_classes_each_stay_on_one_worker(tmp_path):
             "no:cacheprovider",
             "-n",
             "2",
-            *shlex.split(dist.group(1)),
+            *timeline.make_test_dist(),
         ],
         cwd=tmp_path,
         env=env,
