@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,17 +61,20 @@ def without_dropout(classifier) -> None:
             m.dropout = 0.0  # SDPA's attention dropout
 
 
-def sigkill_then_rerun(command: list[str], out: Path, env: dict[str, str]) -> str:
+def sigkill_then_rerun(args: list[str], out: Path, env: dict[str, str]) -> str:
     """The SIGKILL harness of the training commands; return the stdout of the resumed run.
 
-    Starts ``command`` (which writes the run directory ``out``) and SIGKILLs it
-    as soon as ``out/checkpoint/state.pt`` exists (the checkpoint folder is
-    renamed into place whole, so its presence means a step is on disk); asserts
-    that it died of the signal before finishing; reruns ``command``, which must
-    succeed and say once that it is resuming.  The caller compares ``out`` with
-    an uninterrupted run.
+    Starts ``python ARGS`` (``-m emocirc ...``, which writes the run directory
+    ``out``; a new process started with torch already imported,
+    tests/preloaded.py) and SIGKILLs it as soon as ``out/checkpoint/state.pt``
+    exists (the checkpoint folder is renamed into place whole, so its presence
+    means a step is on disk); asserts that it died of the signal before
+    finishing; reruns the command, which must succeed and say once that it is
+    resuming.  The caller compares ``out`` with an uninterrupted run.
     """
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    from tests.preloaded import python
+
+    proc = python(args, env=env)
     try:
         deadline = time.monotonic() + 240
         while not (out / "checkpoint" / "state.pt").is_file():
@@ -85,11 +87,12 @@ def sigkill_then_rerun(command: list[str], out: Path, env: dict[str, str]) -> st
     assert proc.returncode == -signal.SIGKILL
     # Killed mid-run: otherwise the rerun would only reuse a finished run and prove nothing.
     assert not (out / "metrics.json").exists()
-    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert rerun.returncode == 0, rerun.stderr[-2000:]
-    resumed = [line for line in rerun.stdout.splitlines() if line.startswith("resuming")]
-    assert len(resumed) == 1, rerun.stdout
-    return rerun.stdout
+    rerun = python(args, env=env)
+    stdout, stderr = rerun.communicate(timeout=300)
+    assert rerun.returncode == 0, stderr[-2000:]
+    resumed = [line for line in stdout.splitlines() if line.startswith("resuming")]
+    assert len(resumed) == 1, stdout
+    return stdout
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import torch
 from emocirc.backbones import builtin_config, fingerprint, load_backbone
 from emocirc.errors import EmocircError
 from emocirc.features import extract_features
+from tests.preloaded import python
 
 
 def test_tiny_is_seeded_and_has_wav2vec2_base_normalisation():
@@ -153,9 +154,6 @@ def test_pretrained_key_follows_configuration_and_corpus(small_pretrained, monke
 
 
 def test_concurrent_builders_train_once(small_pretrained):
-    import subprocess
-    import sys
-
     from emocirc.backbones import pretrained_key
     from emocirc.synth import ensure_corpus
 
@@ -171,12 +169,7 @@ def test_concurrent_builders_train_once(small_pretrained):
         "p.pretrain = counted\n"
         "print(b.load_backbone('tiny-pretrained').fingerprint)\n"
     )
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        )
-        for _ in range(2)
-    ]
+    procs = [python(["-c", code]) for _ in range(2)]  # two new processes, torch imported (tests/preloaded.py)
     outs = [p.communicate(timeout=600) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-1500:] for o in outs]
     lines = [o[0].split() for o in outs]

@@ -1,7 +1,8 @@
 """Crashes and concurrency: kill -9 mid-run, then the same command gives the same result; a shared cache.
 
-Each test runs the real command line in subprocesses (their own process
-group, so a SIGKILL reaches every worker), kills one after it has written
+Each test runs the real command line in new processes (each in a session of
+its own, so a SIGKILL of its group reaches every worker; started with torch
+already imported, tests/preloaded.py), kills one after it has written
 something, reruns it, and compares with an uninterrupted run.  Extraction
 runs one utterance per batch (``--batch-seconds 0.01``) and one thread, so
 that which utterances a resumed run computes together cannot change a bit
@@ -12,8 +13,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -22,29 +21,23 @@ import pytest
 
 from emocirc.features import load_features
 from tests.layouts import make_emodb
+from tests.preloaded import Preloaded, python
 
 ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
-def emocirc(*args: str, cache: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "emocirc", *args],
-        env={**ENV, "EMOCIRC_CACHE": str(cache)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+def emocirc(*args: str, cache: Path) -> Preloaded:
+    return python(["-m", "emocirc", *args], env={**ENV, "EMOCIRC_CACHE": str(cache)}, new_session=True)
 
 
-def finish(proc: subprocess.Popen, timeout: float = 600) -> str:
+def finish(proc: Preloaded, timeout: float = 600) -> str:
     out, err = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, err
     return out
 
 
-def kill_when(proc: subprocess.Popen, written, timeout: float = 300) -> None:
+def kill_when(proc: Preloaded, written, timeout: float = 300) -> None:
     """SIGKILL the process group as soon as ``written()`` holds (it has written something)."""
     deadline = time.monotonic() + timeout
     while not written():
@@ -83,7 +76,7 @@ def reference(corpus, tmp_path_factory):
     """Features of an uninterrupted run into a cache of its own.
 
     It runs in this process (on one thread, as the commands do): the runs under
-    test are the killed and concurrent subprocesses, and must end as this one.
+    test are the killed and concurrent processes, and must end as this one.
     """
     import torch
 

@@ -240,10 +240,7 @@ def test_newbob_matches_speechbrain_rule():
 
 
 def _finetune_command(corpus, out):
-    import sys
-
     return [
-        sys.executable,
         "-m",
         "emocirc",
         "finetune",

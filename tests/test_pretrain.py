@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 import pandas as pd
@@ -135,7 +134,6 @@ def _command(corpus, out):
     for key, value in SMALL.items():
         flags += ["--" + key.replace("_", "-"), str(value)]
     return [
-        sys.executable,
         "-m",
         "emocirc",
         "pretrain",
