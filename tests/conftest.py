@@ -216,16 +216,16 @@ def smoke_run(tmp_path_factory, book_build, corpus_store) -> Callable[[Path], Pa
 LONGEST_FIRST = [
     "test_notebooks.py",
     "test_finetune.py",
-    "test_browser.py",
     "test_distributed.py",
     "test_lab.py",
     "test_rehearsal.py",
     "test_features.py",
-    "test_crashes.py",
-    "test_realism.py",
-    "test_pretrain.py",
-    "test_backbones.py",
+    "test_browser.py",
     "test_book_kill.py",
+    "test_pretrain.py",
+    "test_realism.py",
+    "test_inference.py",
+    "test_synth.py",
     "test_book_build.py",
 ]
 

@@ -23,11 +23,14 @@ command line's own start, its imports, ``HF_HOME`` read when
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import multiprocessing
 import os
+import shutil
+import signal
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 #: Imported once by the fork server: what every command here imports anyway.
@@ -50,6 +53,8 @@ READ_AT_IMPORT = (
 )  # fmt: skip
 
 _context = None
+_logs: Path | None = None  # this process's folder of the children's output, removed at exit
+_count = itertools.count()
 _server_env: dict[str, str] = {}  # what the server imported with: this process's, when it started it
 
 
@@ -154,8 +159,12 @@ def python(
     Its standard output and error go to files, read by ``communicate()``
     once it ended (so neither can fill a pipe).
     """
-    logs = Path(tempfile.mkdtemp(prefix="preloaded-"))
-    out, err = logs / "stdout", logs / "stderr"
+    global _logs
+    if _logs is None:
+        _logs = Path(tempfile.mkdtemp(prefix="preloaded-"))
+        atexit.register(shutil.rmtree, _logs, True)
+    n = next(_count)
+    out, err = _logs / f"{n}.stdout", _logs / f"{n}.stderr"
     process = _fork_server().Process(
         target=_child,
         args=(list(args), dict(os.environ if env is None else env), _server_env, str(cwd or os.getcwd()),
@@ -167,8 +176,11 @@ def python(
 
 
 def run(args: list[str], timeout: float = 600, **options) -> tuple[int, str, str]:
-    """:func:`python` to the end: ``(exit status, stdout, stderr)``."""
+    """:func:`python` to the end: ``(exit status, stdout, stderr)``; killed if it runs past ``timeout``."""
     proc = python(args, **options)
-    deadline = time.monotonic() + timeout
-    out, err = proc.communicate(timeout=max(0.0, deadline - time.monotonic()))
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except TimeoutError:
+        os.kill(proc.pid, signal.SIGKILL)
+        raise
     return proc.returncode, out, err
