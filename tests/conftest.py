@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,12 +41,23 @@ def shared_folder(tmp_path_factory, name: str) -> Path:
     return folder
 
 
-def load_book_build():
-    """Import book/build.py (a script, not a package module)."""
-    spec = importlib.util.spec_from_file_location("book_build", ROOT / "book" / "build.py")
+def load_script(relative: str, name: str | None = None):
+    """Import a script of the repository (``book/build.py``, ``benchmarks/...``: not package modules) anew.
+
+    The module is registered in ``sys.modules`` under ``name`` (default: the
+    file's stem) while it runs, as an import would (dataclasses look there).
+    """
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(name or path.stem, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
+
+
+def load_book_build():
+    """Import book/build.py."""
+    return load_script("book/build.py", "book_build")
 
 
 def without_dropout(classifier) -> None:

@@ -12,13 +12,12 @@ building fixtures twice.
 from __future__ import annotations
 
 import collections
-import importlib.util
 import os
 import subprocess
 import sys
 import textwrap
 
-from tests.conftest import ROOT
+from tests.conftest import load_script
 
 RECORD = textwrap.dedent(
     """
@@ -33,9 +32,7 @@ RECORD = textwrap.dedent(
 
 
 def test_modules_and_classes_each_stay_on_one_worker(tmp_path):
-    spec = importlib.util.spec_from_file_location("suite_timeline", ROOT / "benchmarks" / "suite_timeline.py")
-    timeline = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(timeline)
+    timeline = load_script("benchmarks/suite_timeline.py")
     (tmp_path / "conftest.py").write_text(RECORD)
     for module in ("alpha", "beta"):
         tests = (

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from emocirc.features import FeatureCache, extract_features
+from tests.conftest import load_script
 
 
 def test_background_writes_are_published_by_flush(tmp_path):
@@ -41,13 +42,7 @@ def test_extraction_returns_with_every_entry_published(tmp_path):
 
 
 def test_the_cache_write_benchmark_runs(tmp_path, capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "cache_writes.py"
-    spec = importlib.util.spec_from_file_location("cache_writes", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmarks/cache_writes.py")
     assert (
         bench.main(
             ["--entries", "20", "--layers", "2", "--dim", "8", "--repeat", "1", "--dir", str(tmp_path)]

@@ -15,6 +15,7 @@ from emocirc import features as F
 from emocirc.backbones import fingerprint, load_backbone
 from emocirc.errors import EmocircError
 from emocirc.frames import conv_output_length, frame_counts
+from tests.conftest import load_script
 
 SR = 16_000
 
@@ -518,13 +519,7 @@ def test_no_hashing_without_cache(tiny, tmp_path, monkeypatch):
 @pytest.mark.slow
 def test_long_recording_memory_does_not_grow_beyond_the_signal(tmp_path):
     """benchmarks/long_recording.py on 1 and 9 minutes: peak RSS grows by the signal, not by frames."""
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parent.parent / "benchmarks" / "long_recording.py"
-    spec = importlib.util.spec_from_file_location("long_recording", script)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+    bench = load_script("benchmarks/long_recording.py")
 
     short = bench.measure(1, "tiny", window=4.0, hop=2.0, layers="all", workdir=tmp_path)
     long = bench.measure(9, "tiny", window=4.0, hop=2.0, layers="all", workdir=tmp_path)

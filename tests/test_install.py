@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import subprocess
 import sys
 
 import pytest
 
-from tests.conftest import ROOT
+from tests.conftest import ROOT, load_script
 
-
-def _install():
-    spec = importlib.util.spec_from_file_location("emocirc_install", ROOT / "tools" / "install.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-install = _install()
+install = load_script("tools/install.py", "emocirc_install")
 
 
 def test_its_examples_hold():

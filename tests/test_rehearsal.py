@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,16 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import load_script
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def rehearsal():
-    spec = importlib.util.spec_from_file_location("rehearsal", ROOT / "benchmarks" / "rehearsal.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["rehearsal"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/rehearsal.py")
 
 
 def test_full_size_plan_is_the_release_size(rehearsal):
